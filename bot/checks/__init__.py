@@ -1,0 +1,1 @@
+"""Validators that turn repository files into Findings; one engine runs them all."""

@@ -1,0 +1,126 @@
+"""The one engine: choose targets, run every registered check, collect findings."""
+
+from __future__ import annotations
+
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+# Importing the modules registers their checks.
+from bot.checks import crossstack, guard  # noqa: F401
+from bot.checks import cfnlint_check  # noqa: F401
+from bot.checks.base import REGISTRY, CheckContext, Targets
+from bot.findings import Finding, Severity
+from bot.repo.changes import changed_files, checkout_at, touched
+from bot.repo.graph import build_graph
+from bot.repo.model import (
+    ENVIRONMENTS_DIR,
+    HELM_DIR,
+    STACKS_DIR,
+    TEMPLATE_SUFFIXES,
+    Repository,
+)
+from bot.toolchain import Toolchain
+
+try:  # the kube check is optional until its module exists
+    from bot.checks import kube  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+    targets: Targets
+    checks: list[str]
+
+    def failed(self, fail_on: Severity) -> bool:
+        return any(f.severity >= fail_on for f in self.findings)
+
+
+def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]) -> Targets:
+    """Explicit paths: templates, deployment files, release folders, or folders of them."""
+    templates: set[Path] = set()
+    deployments: set[Path] = set()
+    releases = set()
+    for given in paths:
+        path = given if given.is_absolute() else (repo.root / given)
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for f in files:
+            rel = Path(repo.rel(f))
+            top = rel.parts[0] if rel.parts else ""
+            if f.suffix not in TEMPLATE_SUFFIXES or f.is_symlink():
+                continue
+            if top == ENVIRONMENTS_DIR and len(rel.parts) == 3:
+                if not envs or rel.parts[1] in envs:
+                    deployments.add(f.resolve())
+            elif top == HELM_DIR and len(rel.parts) >= 2 and rel.parts[1] in repo.releases:
+                releases.add(repo.releases[rel.parts[1]])
+            elif top != ENVIRONMENTS_DIR and top != HELM_DIR:
+                templates.add(f.resolve())
+    return Targets(
+        tuple(sorted(templates)),
+        tuple(sorted(deployments)),
+        tuple(sorted(releases, key=lambda r: r.name)),
+        envs or tuple(repo.environments),
+    )
+
+
+def all_targets(repo: Repository, envs: tuple[str, ...]) -> Targets:
+    return targets_for_paths(
+        repo, [repo.root / d for d in (STACKS_DIR, ENVIRONMENTS_DIR, HELM_DIR)
+               if (repo.root / d).is_dir()], envs
+    )  # fmt: skip
+
+
+def changed_targets(repo: Repository, ref: str, envs: tuple[str, ...]) -> Targets:
+    """What the diff touches, plus every stack that imports from a touched stack."""
+    diff = touched(repo, changed_files(repo.root, ref))
+    if diff.rules:
+        return all_targets(repo, envs)
+    stacks = set(diff.stacks)
+    for env in envs or tuple(repo.environments) or (None,):
+        stacks |= build_graph(repo, env).dependents(stacks)
+    paths = [repo.stack_paths[s] for s in sorted(stacks) if s in repo.stack_paths]
+    for env in envs or tuple(repo.environments):
+        paths += [d.path for s, d in repo.deployments(env).items() if s in stacks]
+    paths += [repo.releases[r].folder for r in sorted(diff.releases) if r in repo.releases]
+    return targets_for_paths(repo, paths, envs)
+
+
+def run_checks(
+    repo: Repository,
+    targets: Targets,
+    tools: Toolchain,
+    *,
+    only: list[str] | None = None,
+    base_ref: str | None = None,
+) -> Report:
+    base_repo = Repository(checkout_at(repo.root, base_ref)) if base_ref else None
+    ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
+    # Touch every template once up front, so the threads below share a warm cache.
+    for path in targets.templates:
+        repo.template(path)
+    ids = [i for i in REGISTRY if only is None or i in only]
+    # cfn-lint is pure Python and holds the GIL; guard and helm are subprocesses,
+    # so running checks in threads lets those use the second core meanwhile.
+    with ThreadPoolExecutor(max_workers=max(1, len(ids))) as pool:
+        futures = {i: pool.submit(_run_one, i, ctx) for i in ids}
+        findings = [f for i in ids for f in futures[i].result()]
+    return Report(sorted(set(findings)), targets, ids)
+
+
+def _run_one(check_id: str, ctx: CheckContext) -> list[Finding]:
+    """A crashing or misconfigured check becomes a finding; the others still run."""
+    try:
+        return REGISTRY[check_id]().run(ctx)
+    except Exception as exc:  # noqa: BLE001 - isolation is the point here
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return [
+            Finding(
+                "", 0, 0, f"{check_id}/crashed", Severity.ERROR,
+                f"the {check_id} check could not run: {type(exc).__name__}: {exc} "
+                f"(at {Path(where.filename).name}:{where.lineno})",
+            )  # fmt: skip
+        ]

@@ -1,0 +1,1 @@
+"""One module per command or workflow step; each exposes `register(app)`."""

@@ -1,0 +1,1 @@
+"""Pure functions: findings, change sets and costs in, text out."""

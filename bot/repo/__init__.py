@@ -1,0 +1,1 @@
+"""The repository model: stacks, deployment files, environments, Helm releases."""

@@ -1,0 +1,183 @@
+"""What the repository holds, as typed objects: environments, deployments, releases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.repo.safeyaml import UnsafeYamlError, load_data
+from bot.repo.templates import Template, load_template
+
+STACKS_DIR = "stacks"
+ENVIRONMENTS_DIR = "environments"
+HELM_DIR = "helm-values"
+GUARD_DIR = "guard"
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RepoError(ValueError):
+    """The repository's own files are inconsistent (not a finding in a template)."""
+
+
+class CostThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_monthly_increase_usd: float | None = None
+    max_monthly_increase_percent: float | None = None
+
+
+class Environment(BaseModel):
+    """`environments/<env>.yaml`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+    account_id: str
+    region: str = "us-east-1"
+    role_arn: str | None = None
+    next: str | None = None
+    kubernetes_version: str | None = None
+    project: str = "platform"
+    cost: CostThresholds = Field(default_factory=CostThresholds)
+
+    def stack_name(self, stack: str) -> str:
+        return f"{self.project}-{self.name}-{stack}"
+
+
+class DeploymentFile(BaseModel):
+    """A CloudFormation Git sync deployment file: `environments/<env>/<stack>.yaml`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    template_file_path: str = Field(alias="template-file-path")
+    parameters: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    env: str
+    stack: str
+    path: Path
+    spec: DeploymentFile
+
+
+class ReleaseSpec(BaseModel):
+    """`helm-values/<release>/release.yaml`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    chart: str
+    repository: str
+    version: str
+    namespace: str
+    cluster_stack: str = "eks-cluster"
+    depends_on: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    folder: Path
+    spec: ReleaseSpec
+
+    def values_files(self, env: str) -> list[Path]:
+        files = [self.folder / "values.yaml", self.folder / f"values-{env}.yaml"]
+        return [f for f in files if f.is_file()]
+
+
+def parse_model(model: type[M], path: Path, **extra: Any) -> M:
+    try:
+        data = load_data(path)
+    except (UnsafeYamlError, OSError) as exc:
+        raise RepoError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RepoError(f"{path}: expected a mapping at the top level")
+    try:
+        return model.model_validate({**data, **extra})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise RepoError(f"{path}: {problems}") from None
+
+
+@dataclass
+class Repository:
+    """An index of a checkout. Files are read lazily and cached per instance."""
+
+    root: Path
+    _templates: dict[Path, Template] = field(default_factory=dict, repr=False)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    @cached_property
+    def stack_paths(self) -> dict[str, Path]:
+        folder = self.root / STACKS_DIR
+        if not folder.is_dir():
+            return {}
+        return {
+            p.stem: p
+            for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix in TEMPLATE_SUFFIXES and not p.is_symlink()
+        }
+
+    def template(self, path: Path) -> Template:
+        key = path.resolve()
+        if key not in self._templates:
+            self._templates[key] = load_template(path)
+        return self._templates[key]
+
+    def stack_template(self, stack: str) -> Template:
+        try:
+            return self.template(self.stack_paths[stack])
+        except KeyError:
+            raise RepoError(f"no stack named {stack!r} under {STACKS_DIR}/") from None
+
+    @cached_property
+    def environments(self) -> dict[str, Environment]:
+        folder = self.root / ENVIRONMENTS_DIR
+        envs: dict[str, Environment] = {}
+        if folder.is_dir():
+            for p in sorted(folder.glob("*.y*ml")):
+                if p.stem == "usage" or p.stem.startswith("usage-"):
+                    continue
+                envs[p.stem] = parse_model(Environment, p, name=p.stem)
+        return envs
+
+    def environment(self, name: str) -> Environment:
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(self.environments) or "none"
+            raise RepoError(f"unknown environment {name!r} (known: {known})") from None
+
+    def deployments(self, env: str) -> dict[str, Deployment]:
+        folder = self.root / ENVIRONMENTS_DIR / env
+        out: dict[str, Deployment] = {}
+        if folder.is_dir():
+            for p in sorted(folder.glob("*.y*ml")):
+                spec = parse_model(DeploymentFile, p)
+                out[p.stem] = Deployment(env, p.stem, p, spec)
+        return out
+
+    def deployment_paths(self) -> list[Path]:
+        folder = self.root / ENVIRONMENTS_DIR
+        return sorted(p for p in folder.glob("*/*.y*ml") if p.is_file()) if folder.is_dir() else []
+
+    @cached_property
+    def releases(self) -> dict[str, Release]:
+        folder = self.root / HELM_DIR
+        out: dict[str, Release] = {}
+        if folder.is_dir():
+            for spec_path in sorted(folder.glob("*/release.yaml")):
+                spec = parse_model(ReleaseSpec, spec_path)
+                out[spec_path.parent.name] = Release(spec_path.parent.name, spec_path.parent, spec)
+        return out
