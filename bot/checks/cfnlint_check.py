@@ -8,6 +8,7 @@ with their parameters.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -58,6 +59,9 @@ class CfnLintCheck:
         from cfnlint.config import ConfigMixIn
         from cfnlint.runner import Runner, run_template_by_file_path
 
+        # cfn-lint logs (rather than reports) nested templates it cannot open;
+        # those are already matches, so the log lines would only be noise.
+        logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
         repo = ctx.repo
         templates = [p for p in ctx.targets.templates if not repo.template(p).refused]
         config = ConfigMixIn([], regions=["us-east-1"])

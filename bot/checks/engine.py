@@ -80,8 +80,13 @@ def changed_targets(repo: Repository, ref: str, envs: tuple[str, ...]) -> Target
     if diff.rules:
         return all_targets(repo, envs)
     stacks = set(diff.stacks)
+    # Importers are looked up before and after the change: a stack that imported
+    # an export the change removed no longer shows up in the new graph.
+    base = Repository(checkout_at(repo.root, ref))
     for env in envs or tuple(repo.environments) or (None,):
-        stacks |= build_graph(repo, env).dependents(stacks)
+        importers = build_graph(repo, env).dependents(stacks)
+        importers |= build_graph(base, env).dependents(stacks)
+        stacks |= importers
     paths = [repo.stack_paths[s] for s in sorted(stacks) if s in repo.stack_paths]
     for env in envs or tuple(repo.environments):
         paths += [d.path for s, d in repo.deployments(env).items() if s in stacks]

@@ -52,7 +52,9 @@ class Environment(BaseModel):
 class DeploymentFile(BaseModel):
     """A CloudFormation Git sync deployment file: `environments/<env>/<stack>.yaml`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True
+    )
     template_file_path: str = Field(alias="template-file-path")
     parameters: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
@@ -75,7 +77,8 @@ class ReleaseSpec(BaseModel):
     version: str
     namespace: str
     cluster_stack: str = "eks-cluster"
-    depends_on: list[str] = Field(default_factory=list)
+    # A tuple keeps the spec hashable: Targets holds releases in a set.
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

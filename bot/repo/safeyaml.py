@@ -16,8 +16,10 @@ import yaml
 # CloudFormation refuses template bodies over 1 MB (via S3); nothing we read
 # legitimately comes near this, so anything larger is refused before parsing.
 MAX_BYTES = 1_048_576
-# Hand-written infrastructure YAML has few anchors; a bomb needs many aliases.
-MAX_ALIASES = 100
+# A bomb is tiny on disk and explodes when aliases are expanded. We count the
+# nodes the document would have once expanded, from parse events alone, and
+# refuse past this many (1 MB of real YAML stays far below it).
+MAX_EXPANDED_NODES = 250_000
 
 
 class UnsafeYamlError(ValueError):
@@ -39,17 +41,34 @@ def read_bounded(path: Path, limit: int = MAX_BYTES) -> str:
         raise UnsafeYamlError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
 
 
-def check_aliases(text: str, limit: int = MAX_ALIASES) -> None:
-    """Count alias events without building the tree, so a bomb costs nothing."""
-    count = 0
+def check_aliases(text: str, limit: int = MAX_EXPANDED_NODES) -> None:
+    """Refuse documents whose alias expansion would exceed `limit` nodes."""
+    sizes: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = [(None, 0)]
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                count += 1
-                if count > limit:
-                    raise UnsafeYamlError(
-                        f"more than {limit} YAML aliases; refusing a possible alias bomb"
-                    )
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append((event.anchor, 1))
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(str(event.anchor), 1)
+            else:
+                continue
+            anchor, total = stack[-1]
+            stack[-1] = (anchor, total + size)
+            if stack[-1][1] > limit or sum(t for _a, t in stack) > limit:
+                raise UnsafeYamlError(
+                    f"YAML aliases expand to more than {limit:,} nodes; "
+                    "refusing a possible alias bomb"
+                )
     except yaml.YAMLError:
         # Syntax errors are reported by the real parser with a better message.
         return

@@ -1,0 +1,1 @@
+"""CloudFormation change sets, stack events, drift and Helm releases, per environment."""

@@ -1,0 +1,88 @@
+"""boto3 clients for one environment: the environment's account, with adaptive retries.
+
+Credentials: with an endpoint override (moto, LocalStack) or any credentials
+already in the process, we assume the environment's role through STS; in GitHub
+Actions with an OIDC token file (AWS_WEB_IDENTITY_TOKEN_FILE) we exchange it for
+the role directly. When the caller already is in the environment's account (the
+workflow's configure-credentials step assumed the role), no assume happens.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.repo.model import Environment
+
+SESSION_NAME = "infra-bot"
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where to send calls: a region, an optional endpoint, the attempts per call."""
+
+    region: str
+    endpoint_url: str | None = None
+    max_attempts: int = 8
+
+
+def client_config(max_attempts: int) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_extra="infra-bot",
+    )
+
+
+def target_for(environment: Environment, endpoint_url: str | None = None) -> AwsTarget:
+    return AwsTarget(
+        region=environment.region,
+        endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+    )
+
+
+def environment_session(environment: Environment, target: AwsTarget) -> Any:
+    """A boto3 Session acting in the environment's account."""
+    import boto3
+
+    base = boto3.Session(region_name=target.region)
+    sts = base.client("sts", endpoint_url=target.endpoint_url, config=client_config(target.max_attempts))
+    token_file = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    if environment.role_arn is None:
+        return base
+    if token_file and target.endpoint_url is None:
+        creds = sts.assume_role_with_web_identity(
+            RoleArn=environment.role_arn,
+            RoleSessionName=SESSION_NAME,
+            WebIdentityToken=Path(token_file).read_text(encoding="utf-8").strip(),
+        )["Credentials"]
+    else:
+        if sts.get_caller_identity()["Account"] == environment.account_id:
+            return base
+        creds = sts.assume_role(RoleArn=environment.role_arn, RoleSessionName=SESSION_NAME)[
+            "Credentials"
+        ]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=target.region,
+    )
+
+
+def client(session: Any, service: str, target: AwsTarget) -> Any:
+    return session.client(
+        service, endpoint_url=target.endpoint_url, config=client_config(target.max_attempts)
+    )
+
+
+def cloudformation(environment: Environment, target: AwsTarget) -> Any:
+    """A CloudFormationApi for the environment (imports boto3 only when called)."""
+    from bot.cloud.adapter import Boto3CloudFormation
+
+    return Boto3CloudFormation(client(environment_session(environment, target), "cloudformation", target))

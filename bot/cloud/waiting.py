@@ -1,0 +1,32 @@
+"""Polling with an injectable clock, so tests run the real loops without sleeping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Clock:
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+    poll_seconds: float = 5.0
+
+
+class WaitTimeout(TimeoutError):
+    pass
+
+
+def poll_until[T](
+    fetch: Callable[[], T], done: Callable[[T], bool], clock: Clock, timeout: float, what: str
+) -> T:
+    """Call `fetch` until `done(result)`; WaitTimeout after `timeout` seconds."""
+    deadline = clock.monotonic() + timeout
+    while True:
+        result = fetch()
+        if done(result):
+            return result
+        if clock.monotonic() >= deadline:
+            raise WaitTimeout(f"gave up waiting for {what} after {timeout:.0f} s")
+        clock.sleep(clock.poll_seconds)

@@ -1,0 +1,1 @@
+"""Talking to GitHub: events, permissions, comments, reviews, pull requests."""

@@ -1,0 +1,216 @@
+"""The GitHub operations infra-bot needs, as one small interface.
+
+Handlers and commands receive a `GitHubAPI` as a parameter; the only
+implementation that talks HTTP is `bot.github.pygithub_api.PyGithubAPI`, and
+tests run it against the stateful fake in `tests/fakegithub.py`. Everything
+crossing this boundary is a frozen dataclass, so the core never touches
+PyGithub objects (which make network calls when an attribute is read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Protocol
+
+
+class GitHubError(RuntimeError):
+    """A GitHub API call failed in a way retrying will not fix.
+
+    `hint` says what the operator should change (token scope, workflow
+    permissions, branch protection ...), so it can go straight into a log.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str = "") -> None:
+        super().__init__(f"{message} ({hint})" if hint else message)
+        self.status = status
+        self.hint = hint
+
+
+class Permission(IntEnum):
+    """Repository permission levels, ordered so that `>=` means "at least"."""
+
+    NONE = 0
+    READ = 1
+    TRIAGE = 2
+    WRITE = 3
+    MAINTAIN = 4
+    ADMIN = 5
+
+    @classmethod
+    def parse(cls, text: str | None) -> Permission:
+        # The API answers "admin|write|read|none" in `permission` and the
+        # finer "maintain|triage" only in `role_name`; callers pass either.
+        try:
+            return cls[(text or "none").strip().upper()]
+        except KeyError:
+            return cls.NONE
+
+
+class Reaction(StrEnum):
+    EYES = "eyes"
+    ROCKET = "rocket"
+    CONFUSED = "confused"
+    THUMBS_UP = "+1"
+
+
+class StatusState(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class PullRequestInfo:
+    number: int
+    title: str
+    author: str
+    head_sha: str
+    head_ref: str
+    head_repo: str  # "owner/name" of the head repository ("" if it was deleted)
+    base_ref: str
+    base_repo: str
+    state: str  # "open" | "closed"
+    merged: bool
+    draft: bool
+    html_url: str
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repo != self.base_repo
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    path: str
+    status: str  # added | modified | removed | renamed ...
+    patch: str | None  # unified diff hunks; None for binary or very large files
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+    author_is_bot: bool
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class InlineComment:
+    """A review comment to attach to `line` (right side) of `path` in the diff."""
+
+    path: str
+    line: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    body: str
+    author: str
+    commit_sha: str
+    state: str
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    id: int
+    review_id: int | None
+    path: str
+    line: int | None
+    body: str
+    author: str
+    commit_sha: str
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    context: str
+    state: str
+    description: str
+    target_url: str = ""
+
+
+@dataclass(frozen=True)
+class OpenedPullRequest:
+    number: int
+    url: str
+
+
+class GitHubAPI(Protocol):
+    """One repository, as seen through the token of the workflow run."""
+
+    @property
+    def repository(self) -> str: ...  # "owner/name"
+
+    # --- repository -------------------------------------------------------
+    def default_branch(self) -> str: ...
+
+    def read_file(self, path: str, ref: str) -> str | None:
+        """Text of `path` at `ref`, or None if it does not exist there."""
+        ...
+
+    def commit_time(self, sha: str) -> datetime:
+        """The committer date of `sha`: what sticky comments are ordered by."""
+        ...
+
+    def permission(self, user: str) -> Permission: ...
+
+    def team_members(self, org: str, team_slug: str) -> frozenset[str]: ...
+
+    # --- pull requests ----------------------------------------------------
+    def pull_request(self, number: int) -> PullRequestInfo: ...
+
+    def pull_request_files(self, number: int) -> list[ChangedFile]: ...
+
+    def pull_requests_for_commit(self, sha: str) -> list[PullRequestInfo]: ...
+
+    def open_pull_request(
+        self, title: str, body: str, head: str, base: str, *, draft: bool = False
+    ) -> OpenedPullRequest: ...
+
+    def create_branch_with_files(
+        self, base: str, branch: str, files: dict[str, str | None], message: str
+    ) -> str:
+        """Commit `files` (path -> new text, None deletes) on a new `branch` off `base`.
+
+        Returns the new commit's sha. One commit, made through the git data API,
+        so nothing is checked out or executed.
+        """
+        ...
+
+    # --- issue comments and reactions -------------------------------------
+    def list_issue_comments(self, number: int) -> list[Comment]: ...
+
+    def create_issue_comment(self, number: int, body: str) -> Comment: ...
+
+    def edit_issue_comment(self, comment_id: int, body: str) -> None: ...
+
+    def add_reaction(self, comment_id: int, reaction: Reaction) -> None: ...
+
+    # --- reviews ----------------------------------------------------------
+    def list_reviews(self, number: int) -> list[Review]: ...
+
+    def create_review(
+        self, number: int, commit_sha: str, body: str, comments: list[InlineComment]
+    ) -> Review:
+        """A COMMENT review; raises GitHubError(status=422) if GitHub rejects a line."""
+        ...
+
+    def edit_review(self, number: int, review_id: int, body: str) -> None: ...
+
+    def list_review_comments(self, number: int) -> list[ReviewComment]: ...
+
+    # --- statuses ---------------------------------------------------------
+    def set_commit_status(
+        self, sha: str, state: StatusState, context: str, description: str, target_url: str = ""
+    ) -> None: ...
+
+    def commit_statuses(self, sha: str) -> list[CommitStatus]:
+        """The latest status per context for `sha`."""
+        ...

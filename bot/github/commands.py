@@ -1,0 +1,89 @@
+"""The command table: each `/infra` verb -> the function that runs it.
+
+Entries are "module:function" strings imported only when the verb is used, so
+a build without the AWS or LLM parts still answers everything else, and
+`infra-bot --help` never imports boto3 or langchain. Every runner has the same
+shape: `run(request: CommandRequest) -> CommandResult`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.github.api import GitHubAPI, PullRequestInfo
+from bot.github.grammar import Command, Verb, Where
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    command: Command
+    api: GitHubAPI
+    settings: Settings
+    workspace: Path
+    actor: str
+    where: Where
+    number: int | None = None  # the issue or PR the command was given on
+    pr: PullRequestInfo | None = None
+    sarif_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ok: bool
+    body: str = ""  # markdown for the thread; empty: nothing to post
+    kind: str | None = None  # a sticky kind: edit that comment instead of adding one
+    summary: str = ""  # markdown for the job summary (defaults to body)
+
+
+Runner = Callable[[CommandRequest], CommandResult]
+
+TABLE: dict[Verb, str] = {
+    Verb.HELP: "bot.github.handlers.builtin:run_help",
+    Verb.VALIDATE: "bot.github.handlers.builtin:run_validate",
+    Verb.STATUS: "bot.github.handlers.builtin:run_status",
+    Verb.APPROVE_COST: "bot.github.approvals:run_approve_cost",
+    Verb.GENERATE: "bot.commands.generate:run_generate",
+    Verb.PLAN: "bot.commands.cloud:run_plan",
+    Verb.APPLY: "bot.commands.cloud:run_apply",
+    Verb.PROMOTE: "bot.commands.cloud:run_promote",
+    Verb.DRIFT: "bot.commands.cloud:run_drift",
+    Verb.ROLLBACK: "bot.commands.cloud:run_rollback",
+    Verb.UNLOCK: "bot.commands.cloud:run_unlock",
+    Verb.COST: "bot.commands.cost:run_cost",
+}
+
+
+class Unavailable(RuntimeError):
+    """This build cannot run the command (a part is not installed or not wired)."""
+
+
+def resolve(target: str) -> Runner:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise Unavailable(f"{module_name} is not part of this build") from None
+        raise Unavailable(f"{module_name} needs {exc.name}, which is not installed") from None
+    runner = getattr(module, attr, None)
+    if not callable(runner):
+        raise Unavailable(f"{module_name} has no {attr}()")
+    return runner  # type: ignore[no-any-return]
+
+
+def unavailable_result(command: Command, reason: str) -> CommandResult:
+    name = command.verb.value
+    return CommandResult(False, f"This build of infra-bot cannot run `{name}`: {reason}.")
+
+
+def run(request: CommandRequest, table: dict[Verb, str] | None = None) -> CommandResult:
+    target = (table or TABLE)[request.command.verb]
+    try:
+        runner = resolve(target)
+    except Unavailable as exc:
+        return unavailable_result(request.command, str(exc))
+    return runner(request)

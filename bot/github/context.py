@@ -1,0 +1,28 @@
+"""What every handler receives: the API, the settings, and where the files are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.github.api import GitHubAPI
+from bot.github.grammar import Verb
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    api: GitHubAPI
+    settings: Settings
+    # The checkout the checks read (for PR events: the PR head; otherwise the
+    # default branch). The bot's own settings never come from here.
+    workspace: Path
+    sarif_path: Path | None = None
+    env: str | None = None  # the environment a deploy job is bound to
+    table: dict[Verb, str] | None = None  # the command table (tests swap entries)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int
+    note: str

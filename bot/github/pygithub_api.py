@@ -1,0 +1,383 @@
+"""`GitHubAPI` over PyGithub's requester: auth, GHES base URL, retries, errors.
+
+PyGithub's object model fetches lazily and sometimes twice; the bot cares about
+the number of requests per event (a validate run should need a handful), so this
+adapter calls the REST endpoints through PyGithub's `Requester` and maps the
+JSON straight into the frozen dataclasses of `bot.github.api`. Nothing here
+makes a request until a method is called.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from bot.github.api import (
+    ChangedFile,
+    Comment,
+    CommitStatus,
+    GitHubError,
+    InlineComment,
+    OpenedPullRequest,
+    Permission,
+    PullRequestInfo,
+    Reaction,
+    Review,
+    ReviewComment,
+    StatusState,
+)
+
+PER_PAGE = 100
+MAX_PAGES = 30  # 3,000 comments or files is far past anything a bot should page through
+
+_HINTS = {
+    401: "the token is missing or expired; the workflow must pass GITHUB_TOKEN",
+    403: "the token lacks a permission; grant it in the workflow's `permissions:` block "
+    "(pull-requests: write, issues: write, statuses: write, contents: read)",
+    404: "not found, or the token cannot see it; check the repository name and permissions",
+    409: "a conflict on the repository (branch exists or was moved); retry from a fresh base",
+    422: "GitHub rejected the request's content (a line outside the diff, a branch "
+    "name, or a validation rule)",
+}
+
+
+def _error(exc: Exception, what: str) -> GitHubError:
+    status = getattr(exc, "status", None)
+    data = getattr(exc, "data", None)
+    detail = data.get("message", "") if isinstance(data, dict) else ""
+    hint = _HINTS.get(status or 0, "GitHub kept failing after retries" if status else "")
+    return GitHubError(f"GitHub {what} failed: {status} {detail}".strip(), status=status, hint=hint)
+
+
+def make_retry(total: int = 4, backoff: float = 1.0, secondary_wait: float = 60.0) -> Any:
+    """Retry 5xx and secondary rate limits with exponential backoff (never other 4xx)."""
+    from github import GithubRetry
+
+    return GithubRetry(
+        total=total,
+        backoff_factor=backoff,
+        secondary_rate_wait=secondary_wait,
+        max_rate_limit_wait=max(secondary_wait, 300.0),
+    )
+
+
+class PyGithubAPI:
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        *,
+        base_url: str = "https://api.github.com",
+        retry: Any = None,
+        write_pause: float = 1.0,
+    ) -> None:
+        from github import Auth, Github
+
+        self._repository = repository
+        # Github() builds a session; it does not touch the network.
+        self._gh = Github(
+            auth=Auth.Token(token) if token else None,
+            base_url=base_url.rstrip("/"),
+            retry=retry if retry is not None else make_retry(),
+            per_page=PER_PAGE,
+            seconds_between_requests=None,
+            # GitHub asks integrators to space out writes to avoid secondary limits.
+            seconds_between_writes=write_pause or None,
+            lazy=True,
+        )
+        self._repo_path = f"/repos/{repository}"
+        self._default_branch: str | None = None
+
+    @property
+    def repository(self) -> str:
+        return self._repository
+
+    # --- plumbing ---------------------------------------------------------
+    def _call(
+        self,
+        verb: str,
+        url: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        from github import GithubException
+
+        try:
+            _, data = self._gh.requester.requestJsonAndCheck(
+                verb, url, parameters=params, headers=headers, input=body
+            )
+        except GithubException as exc:
+            raise _error(exc, what) from None
+        return data
+
+    def _pages(self, url: str, what: str) -> Iterator[dict[str, Any]]:
+        for page in range(1, MAX_PAGES + 1):
+            items = self._call("GET", url, what, params={"per_page": PER_PAGE, "page": page})
+            yield from items
+            if len(items) < PER_PAGE:
+                return
+
+    def _repo(self, path: str) -> str:
+        return f"{self._repo_path}{path}"
+
+    # --- repository -------------------------------------------------------
+    def default_branch(self) -> str:
+        if self._default_branch is None:
+            data = self._call("GET", self._repo_path, "reading the repository")
+            self._default_branch = str(data["default_branch"])
+        return self._default_branch
+
+    def read_file(self, path: str, ref: str) -> str | None:
+        try:
+            data = self._call(
+                "GET",
+                self._repo(f"/contents/{quote(path)}"),
+                f"reading {path}",
+                params={"ref": ref},
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, dict) or data.get("type") != "file":
+            return None
+        return base64.b64decode(data.get("content", "")).decode("utf-8", errors="replace")
+
+    def commit_time(self, sha: str) -> datetime:
+        data = self._call("GET", self._repo(f"/git/commits/{sha}"), "reading a commit")
+        return datetime.fromisoformat(data["committer"]["date"].replace("Z", "+00:00"))
+
+    def permission(self, user: str) -> Permission:
+        try:
+            data = self._call(
+                "GET",
+                self._repo(f"/collaborators/{quote(user)}/permission"),
+                "reading a collaborator permission",
+            )
+        except GitHubError as exc:
+            if exc.status == 404:  # not a collaborator at all
+                return Permission.NONE
+            raise
+        # role_name carries maintain/triage; permission is the legacy coarse value.
+        return max(
+            Permission.parse(data.get("role_name")), Permission.parse(data.get("permission"))
+        )
+
+    def team_members(self, org: str, team_slug: str) -> frozenset[str]:
+        url = f"/orgs/{quote(org)}/teams/{quote(team_slug)}/members"
+        try:
+            return frozenset(m["login"].lower() for m in self._pages(url, "listing a team"))
+        except GitHubError as exc:
+            if exc.status in (403, 404):  # GITHUB_TOKEN cannot read teams: nobody matches
+                return frozenset()
+            raise
+
+    # --- pull requests ----------------------------------------------------
+    def pull_request(self, number: int) -> PullRequestInfo:
+        return pr_from_json(self._call("GET", self._repo(f"/pulls/{number}"), "reading the PR"))
+
+    def pull_request_files(self, number: int) -> list[ChangedFile]:
+        return [
+            ChangedFile(
+                f["filename"],
+                f.get("status", "modified"),
+                f.get("patch"),
+                f.get("previous_filename"),
+            )
+            for f in self._pages(self._repo(f"/pulls/{number}/files"), "listing PR files")
+        ]
+
+    def pull_requests_for_commit(self, sha: str) -> list[PullRequestInfo]:
+        items = self._call("GET", self._repo(f"/commits/{sha}/pulls"), "finding the PR")
+        return [pr_from_json(item) for item in items]
+
+    def open_pull_request(
+        self, title: str, body: str, head: str, base: str, *, draft: bool = False
+    ) -> OpenedPullRequest:
+        data = self._call(
+            "POST",
+            self._repo("/pulls"),
+            "opening a pull request",
+            body={"title": title, "body": body, "head": head, "base": base, "draft": draft},
+        )
+        return OpenedPullRequest(int(data["number"]), str(data["html_url"]))
+
+    def create_branch_with_files(
+        self, base: str, branch: str, files: dict[str, str | None], message: str
+    ) -> str:
+        ref = self._call("GET", self._repo(f"/git/ref/heads/{quote(base)}"), "reading the base")
+        parent = ref["object"]["sha"]
+        commit = self._call("GET", self._repo(f"/git/commits/{parent}"), "reading the base")
+        tree = [
+            {"path": path, "mode": "100644", "type": "blob", "content": text}
+            if text is not None
+            else {"path": path, "mode": "100644", "type": "blob", "sha": None}
+            for path, text in sorted(files.items())
+        ]
+        new_tree = self._call(
+            "POST",
+            self._repo("/git/trees"),
+            "writing the tree",
+            body={"base_tree": commit["tree"]["sha"], "tree": tree},
+        )
+        new_commit = self._call(
+            "POST",
+            self._repo("/git/commits"),
+            "writing the commit",
+            body={"message": message, "tree": new_tree["sha"], "parents": [parent]},
+        )
+        self._call(
+            "POST",
+            self._repo("/git/refs"),
+            "creating the branch",
+            body={"ref": f"refs/heads/{branch}", "sha": new_commit["sha"]},
+        )
+        return str(new_commit["sha"])
+
+    # --- issue comments and reactions -------------------------------------
+    def list_issue_comments(self, number: int) -> list[Comment]:
+        url = self._repo(f"/issues/{number}/comments")
+        return [comment_from_json(c) for c in self._pages(url, "listing comments")]
+
+    def create_issue_comment(self, number: int, body: str) -> Comment:
+        data = self._call(
+            "POST",
+            self._repo(f"/issues/{number}/comments"),
+            "posting a comment",
+            body={"body": body},
+        )
+        return comment_from_json(data)
+
+    def edit_issue_comment(self, comment_id: int, body: str) -> None:
+        self._call(
+            "PATCH",
+            self._repo(f"/issues/comments/{comment_id}"),
+            "editing a comment",
+            body={"body": body},
+        )
+
+    def add_reaction(self, comment_id: int, reaction: Reaction) -> None:
+        self._call(
+            "POST",
+            self._repo(f"/issues/comments/{comment_id}/reactions"),
+            "reacting",
+            body={"content": reaction.value},
+        )
+
+    # --- reviews ----------------------------------------------------------
+    def list_reviews(self, number: int) -> list[Review]:
+        url = self._repo(f"/pulls/{number}/reviews")
+        return [
+            Review(
+                int(r["id"]),
+                r.get("body") or "",
+                _login(r),
+                r.get("commit_id") or "",
+                r.get("state", ""),
+            )
+            for r in self._pages(url, "listing reviews")
+        ]
+
+    def create_review(
+        self, number: int, commit_sha: str, body: str, comments: list[InlineComment]
+    ) -> Review:
+        payload = {
+            "commit_id": commit_sha,
+            "body": body,
+            "event": "COMMENT",
+            "comments": [
+                {"path": c.path, "line": c.line, "side": "RIGHT", "body": c.body} for c in comments
+            ],
+        }
+        data = self._call(
+            "POST", self._repo(f"/pulls/{number}/reviews"), "posting a review", body=payload
+        )
+        return Review(
+            int(data["id"]), data.get("body") or "", _login(data), commit_sha, data.get("state", "")
+        )
+
+    def edit_review(self, number: int, review_id: int, body: str) -> None:
+        self._call(
+            "PUT",
+            self._repo(f"/pulls/{number}/reviews/{review_id}"),
+            "editing a review",
+            body={"body": body},
+        )
+
+    def list_review_comments(self, number: int) -> list[ReviewComment]:
+        url = self._repo(f"/pulls/{number}/comments")
+        return [
+            ReviewComment(
+                int(c["id"]),
+                c.get("pull_request_review_id"),
+                c["path"],
+                c.get("line"),
+                c.get("body") or "",
+                _login(c),
+                c.get("commit_id") or "",
+            )
+            for c in self._pages(url, "listing review comments")
+        ]
+
+    # --- statuses ---------------------------------------------------------
+    def set_commit_status(
+        self, sha: str, state: StatusState, context: str, description: str, target_url: str = ""
+    ) -> None:
+        body: dict[str, str] = {
+            "state": state.value,
+            "context": context,
+            "description": description[:140],
+        }
+        if target_url:
+            body["target_url"] = target_url
+        self._call("POST", self._repo(f"/statuses/{sha}"), "setting the commit status", body=body)
+
+    def commit_statuses(self, sha: str) -> list[CommitStatus]:
+        data = self._call("GET", self._repo(f"/commits/{sha}/status"), "reading statuses")
+        return [
+            CommitStatus(
+                s["context"], s["state"], s.get("description") or "", s.get("target_url") or ""
+            )
+            for s in data.get("statuses", [])
+        ]
+
+
+def _login(data: dict[str, Any]) -> str:
+    user = data.get("user") or {}
+    return str(user.get("login", ""))
+
+
+def comment_from_json(data: dict[str, Any]) -> Comment:
+    user = data.get("user") or {}
+    return Comment(
+        int(data["id"]),
+        data.get("body") or "",
+        str(user.get("login", "")),
+        user.get("type") == "Bot",
+        data.get("html_url", ""),
+    )
+
+
+def pr_from_json(data: dict[str, Any]) -> PullRequestInfo:
+    head, base = data.get("head") or {}, data.get("base") or {}
+    head_repo = (head.get("repo") or {}).get("full_name", "")
+    return PullRequestInfo(
+        number=int(data["number"]),
+        title=data.get("title") or "",
+        author=_login(data),
+        head_sha=head.get("sha", ""),
+        head_ref=head.get("ref", ""),
+        head_repo=head_repo,
+        base_ref=base.get("ref", ""),
+        base_repo=(base.get("repo") or {}).get("full_name", ""),
+        state=data.get("state", "open"),
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        draft=bool(data.get("draft")),
+        html_url=data.get("html_url", ""),
+    )

@@ -1,0 +1,164 @@
+"""Findings as one PR review: inline where GitHub allows it, the rest in the body.
+
+GitHub accepts a review comment only on a line that appears in the diff (an
+added or context line of a hunk, right side). `diff_lines` reads that from the
+patch of each changed file; `plan_review` splits the findings accordingly;
+`post_review` posts, falls back to a body-only review on 422, and marks the
+bot's previous review outdated instead of piling up a second one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.findings import Finding
+from bot.github.api import ChangedFile, GitHubAPI, GitHubError, InlineComment, Review
+from bot.render.comments import GITHUB_LIMIT, marker, parse_marker, split_body
+from bot.render.findings import by_file, finding_line_md, summary_counts
+from bot.render.text import escape_md
+
+KIND = "review"
+OUTDATED_KIND = "review-outdated"
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
+
+
+def diff_lines(patch: str | None) -> frozenset[int]:
+    """Right-side line numbers a review comment may target in this patch."""
+    lines: set[int] = set()
+    current = 0
+    for raw in (patch or "").split("\n"):
+        hunk = _HUNK.match(raw)
+        if hunk:
+            current = int(hunk["start"])
+        elif current == 0 or raw.startswith(("\\", "-")):
+            continue
+        elif raw.startswith(("+", " ")) or raw == "":
+            lines.add(current)
+            current += 1
+    return frozenset(lines)
+
+
+@dataclass(frozen=True)
+class ReviewPlan:
+    inline: tuple[InlineComment, ...]
+    rest: tuple[Finding, ...]
+    total: int
+
+
+def plan_review(findings: list[Finding], files: list[ChangedFile]) -> ReviewPlan:
+    commentable = {f.path: diff_lines(f.patch) for f in files if f.status != "removed"}
+    per_line: dict[tuple[str, int], list[Finding]] = defaultdict(list)
+    rest: list[Finding] = []
+    for f in sorted(findings):
+        if f.line > 0 and f.line in commentable.get(f.path, frozenset()):
+            per_line[(f.path, f.line)].append(f)
+        else:
+            rest.append(f)
+    inline = tuple(
+        InlineComment(path, line, "\n".join(finding_line_md(f, with_location=False) for f in items))
+        for (path, line), items in sorted(per_line.items())
+    )
+    return ReviewPlan(inline, tuple(rest), len(findings))
+
+
+def review_body(
+    plan: ReviewPlan,
+    findings: list[Finding],
+    head_sha: str,
+    valid_at: datetime,
+    *,
+    inline_posted: bool = True,
+) -> str:
+    rest = list(plan.rest) if inline_posted else list(findings)
+    lines = [
+        marker(KIND, valid_at),
+        f"### infra-bot validate · `{escape_md(head_sha[:7])}`",
+        "",
+        f"**{summary_counts(findings)}**"
+        + (
+            f" · {len(plan.inline)} inline comment(s) on the diff"
+            if inline_posted and plan.inline
+            else ""
+        ),
+    ]
+    if rest:
+        lines += ["", "Findings outside the changed lines:" if inline_posted else "Findings:", ""]
+        for path, items in by_file(rest).items():
+            lines.append(
+                f"<details open><summary><code>{escape_md(path)}</code> ({len(items)})</summary>\n"
+            )
+            lines += [f"- {finding_line_md(f)}" for f in items]
+            lines.append("\n</details>\n")
+    body = "\n".join(lines)
+    parts = split_body(body, GITHUB_LIMIT - 500)
+    if len(parts) > 1:
+        return parts[0] + "\n\n_… cut to fit a review; the job summary has the full report._"
+    return body
+
+
+def _ours(reviews: list[Review]) -> list[tuple[Review, datetime]]:
+    out = []
+    for r in reviews:
+        mark = parse_marker(r.body)
+        if mark and mark.kind == KIND and r.author.endswith("[bot]"):
+            out.append((r, mark.valid_at))
+    return out
+
+
+def outdated_body(old: Review, new_sha: str, valid_at: datetime) -> str:
+    previous = old.body.split("\n", 1)[1] if "\n" in old.body else ""
+    previous = previous[: GITHUB_LIMIT - 1000]
+    note = f"superseded by the review of `{new_sha[:7]}`" if new_sha else "fixed by a later commit"
+    return (
+        f"{marker(OUTDATED_KIND, valid_at)}\n> **Outdated**: {note}.\n\n"
+        f"<details><summary>previous review of <code>{escape_md(old.commit_sha[:7])}"
+        f"</code></summary>\n\n{previous}\n\n</details>"
+    )
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    posted: bool
+    inline: int
+    fallback: bool = False
+    reason: str = ""
+
+
+def post_review(
+    api: GitHubAPI,
+    number: int,
+    *,
+    head_sha: str,
+    valid_at: datetime,
+    findings: list[Finding],
+    files: list[ChangedFile],
+) -> ReviewOutcome:
+    previous = _ours(api.list_reviews(number))
+    if any(at > valid_at for _, at in previous):
+        return ReviewOutcome(False, 0, reason="a newer commit was already reviewed")
+    plan = plan_review(findings, files)
+    body = review_body(plan, findings, head_sha, valid_at)
+    same = [r for r, _ in previous if r.commit_sha == head_sha and r.body == body]
+    if same:
+        return ReviewOutcome(False, 0, reason="the same review is already posted")
+    older = [r for r, _ in previous]
+    if not findings:
+        # A clean commit needs no review; retire the old one so it stops alarming.
+        for old in older:
+            api.edit_review(number, old.id, outdated_body(old, "", valid_at))
+        return ReviewOutcome(False, 0, reason="no findings")
+    fallback = False
+    try:
+        api.create_review(number, head_sha, body, list(plan.inline))
+    except GitHubError as exc:
+        if exc.status != 422 or not plan.inline:
+            raise
+        fallback = True
+        body = review_body(plan, findings, head_sha, valid_at, inline_posted=False)
+        api.create_review(number, head_sha, body, [])
+    for old in older:
+        api.edit_review(number, old.id, outdated_body(old, head_sha, valid_at))
+    return ReviewOutcome(True, 0 if fallback else len(plan.inline), fallback)

@@ -1,0 +1,1 @@
+"""A sentence in, infrastructure edits out: context, Bedrock, blueprints, guardrails."""

@@ -1,0 +1,95 @@
+"""The GitHub Actions environment, read in one place into a frozen object.
+
+Nothing else in bot/ reads these variables: commands receive a `Settings`
+(built once by the CLI from `os.environ`, or by tests from a dict), so no
+module depends on process-global state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+# An event file is a few KB; a comment can add 64 KB of body. Reading more than
+# this means someone fed us something that is not a webhook payload.
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """The environment is not a usable GitHub Actions run."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_name: str = ""
+    event_path: Path | None = None
+    api_url: str = "https://api.github.com"
+    server_url: str = "https://github.com"
+    repository: str = ""
+    token: SecretStr = Field(default=SecretStr(""), repr=False)
+    sha: str = ""
+    ref: str = ""
+    run_id: str = ""
+    actor: str = ""
+    workspace: Path | None = None
+    step_summary: Path | None = None
+    output: Path | None = None
+    runner_temp: Path | None = None
+    in_actions: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def path(name: str) -> Path | None:
+            value = env.get(name, "")
+            return Path(value) if value else None
+
+        return cls(
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            event_path=path("GITHUB_EVENT_PATH"),
+            api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
+            server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            token=SecretStr(env.get("GITHUB_TOKEN", "")),
+            sha=env.get("GITHUB_SHA", ""),
+            ref=env.get("GITHUB_REF", ""),
+            run_id=env.get("GITHUB_RUN_ID", ""),
+            actor=env.get("GITHUB_ACTOR", ""),
+            workspace=path("GITHUB_WORKSPACE"),
+            step_summary=path("GITHUB_STEP_SUMMARY"),
+            output=path("GITHUB_OUTPUT"),
+            runner_temp=path("RUNNER_TEMP"),
+            in_actions=env.get("GITHUB_ACTIONS", "").lower() == "true",
+        )
+
+    @property
+    def run_url(self) -> str:
+        if not (self.repository and self.run_id):
+            return ""
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    def load_event(self) -> dict[str, Any]:
+        """The webhook payload; bounded, and a clear error if it is not JSON."""
+        if self.event_path is None:
+            raise SettingsError("GITHUB_EVENT_PATH is not set; run inside GitHub Actions")
+        try:
+            with self.event_path.open("rb") as fh:
+                raw = fh.read(MAX_EVENT_BYTES + 1)
+        except OSError as exc:
+            raise SettingsError(f"cannot read the event file {self.event_path}: {exc}") from None
+        if len(raw) > MAX_EVENT_BYTES:
+            raise SettingsError(f"the event file is larger than {MAX_EVENT_BYTES} bytes")
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError(f"the event file is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise SettingsError("the event file does not hold a JSON object")
+        return data

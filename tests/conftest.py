@@ -1,0 +1,56 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.toolchain import Toolchain
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tools() -> Toolchain:
+    """The real binaries; `make test` installs them before pytest starts."""
+    chain = Toolchain()
+    for name in ("cfn-guard", "helm"):
+        chain.install(name)
+    return chain
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def git_commit(root: Path, message: str = "commit") -> str:
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    if not (root / ".git").exists():
+        run("init", "-q", "-b", "main")
+    run("add", "-A")
+    run("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", message)
+    return run("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A throwaway repository with the given files, committed once."""
+
+    def make(files: dict[str, str]) -> Path:
+        write_tree(tmp_path, files)
+        git_commit(tmp_path, "initial")
+        return tmp_path
+
+    return make
