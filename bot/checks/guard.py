@@ -32,7 +32,7 @@ def _clauses(node: Any, rule: str) -> Iterator[tuple[str, dict[str, Any]]]:
             for check in inner.get("checks") or []:
                 yield from _clauses(check, str(inner.get("name") or rule))
             return
-        for kind in ("Unary", "Binary"):
+        for kind in ("Unary", "Binary", "Block"):
             if kind in node and isinstance(node[kind], dict):
                 yield rule, node[kind]
                 return
@@ -66,8 +66,13 @@ def parse_report(report: Any, rel: dict[str, str]) -> list[Finding]:
             continue
         path = rel.get(str(entry.get("name")), str(entry.get("name")))
         for item in entry.get("not_compliant") or []:
-            for rule, clause in _clauses(item, "unknown"):
+            clauses = list(_clauses(item, "unknown"))
+            for rule, clause in clauses:
                 findings.add(_finding(path, rule, clause))
+            rule_node = item.get("Rule") if isinstance(item, dict) else None
+            if not clauses and isinstance(rule_node, dict):
+                # A shape we do not know: still report the rule, at file level.
+                findings.add(_finding(path, str(rule_node.get("name")), {}))
     return sorted(findings)
 
 

@@ -28,8 +28,11 @@ class Template:
     path: Path
     body: dict[str, Any] | None
     errors: list[LoadError] = field(default_factory=list)
-    # Refused before parsing (too large, binary, alias bomb): no tool may read it.
+    # Refused before parsing (too large, binary, alias bomb): no tool may read it...
     refused: bool = False
+    # ...except cfn-lint for alias bombs: its decoder has its own expansion
+    # limit, and its E0000 is then the one finding for the file.
+    lint_reports_refusal: bool = False
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -70,9 +73,14 @@ def load_template(path: Path) -> Template:
 
     try:
         text = read_bounded(path)
-        check_aliases(text)
     except (UnsafeYamlError, OSError) as exc:
         return Template(path, None, [LoadError(1, 1, str(exc))], refused=True)
+    try:
+        check_aliases(text)
+    except UnsafeYamlError as exc:
+        return Template(
+            path, None, [LoadError(1, 1, str(exc))], refused=True, lint_reports_refusal=True
+        )
     if not text.strip():
         return Template(path, None, [LoadError(1, 1, "template is empty")], refused=True)
     body, matches = decode_str(text)
