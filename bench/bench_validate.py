@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.corpus import ensure_corpus, corpus_files
+from bench.corpus import corpus_files, ensure_corpus
 from bot.toolchain import Toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,11 +82,15 @@ def main() -> None:
         start_ours = timed(help_, 5)
         start_floor = timed(python_pass, 5)
 
-    print(f"| validate {len(names)} templates | infra-bot {ours:.1f} s | "
-          f"per-file cfn-lint+cfn-guard {slow:.1f} s ({slow / ours:.1f}x slower) | "
-          f"one cfn-lint process {floor:.1f} s (infra-bot = {ours / floor:.2f}x of it) |")
-    print(f"| `infra-bot --help` start-up | {start_ours * 1000:.0f} ms | "
-          f"`python -c pass` {start_floor * 1000:.0f} ms | ratio {start_ours / start_floor:.1f}x |")
+    print(
+        f"| validate {len(names)} templates | infra-bot {ours:.1f} s | "
+        f"per-file cfn-lint+cfn-guard {slow:.1f} s ({slow / ours:.1f}x slower) | "
+        f"one cfn-lint process {floor:.1f} s (infra-bot = {ours / floor:.2f}x of it) |"
+    )
+    print(
+        f"| `infra-bot --help` start-up | {start_ours * 1000:.0f} ms | "
+        f"`python -c pass` {start_floor * 1000:.0f} ms | ratio {start_ours / start_floor:.1f}x |"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def _wanted(name: str) -> str | None:
     prefix = f"cfn_lint-{VERSION}/test/fixtures/templates/"
     if not name.startswith(prefix) or not name.endswith((".yaml", ".json")):
         return None
-    rest = name[len(prefix):]
+    rest = name[len(prefix) :]
     if not any(rest.startswith(folder + "/") for folder in FOLDERS):
         return None
     # Flatten to one folder so a corpus file's name says where it came from.

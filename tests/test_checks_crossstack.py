@@ -76,7 +76,9 @@ def test_exports_resolve_per_environment(make_repo: Callable[..., Path]) -> None
     ("value", "expected"),
     [("AC-2,AC-6", ["cross-stack/tag-comma"]), ("AC-2_AC-6", [])],
 )
-def test_tag_values_with_commas(make_repo: Callable[..., Path], value: str, expected: list[str]) -> None:
+def test_tag_values_with_commas(
+    make_repo: Callable[..., Path], value: str, expected: list[str]
+) -> None:
     repo = make_repo({"stacks/b.yaml": f"""
         Resources:
           B:
@@ -126,10 +128,10 @@ def test_export_of_certificate_authority_data(make_repo: Callable[..., Path]) ->
     assert ids(repo) == ["cross-stack/export-too-long"]
 
 
-@pytest.mark.parametrize(("new", "expected"), [("1.33", []), ("1.34", ["cross-stack/eks-version-skip"])])
-def test_eks_upgrade_one_minor_at_a_time(
-    tmp_path: Path, new: str, expected: list[str]
-) -> None:
+@pytest.mark.parametrize(
+    ("new", "expected"), [("1.33", []), ("1.34", ["cross-stack/eks-version-skip"])]
+)
+def test_eks_upgrade_one_minor_at_a_time(tmp_path: Path, new: str, expected: list[str]) -> None:
     base = write_tree(tmp_path / "base", {"stacks/eks.yaml": eks(version="1.32")})
     head = write_tree(tmp_path / "head", {"stacks/eks.yaml": eks(version=new)})
     assert ids(head, Repository(base)) == expected

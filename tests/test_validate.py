@@ -80,7 +80,9 @@ def test_compliant_template_is_clean(repo_with: Callable[..., Path], tools: Tool
     assert code == 0
 
 
-def test_cfn_lint_finding_has_rule_and_line(repo_with: Callable[..., Path], tools: Toolchain) -> None:
+def test_cfn_lint_finding_has_rule_and_line(
+    repo_with: Callable[..., Path], tools: Toolchain
+) -> None:
     bad = GOOD_BUCKET.replace("VersioningConfiguration:", "VersioningConfig:")
     code, out = validate(repo_with({"stacks/logs.yaml": bad}), "--format", "json")
     findings = json.loads(out)["findings"]
@@ -92,7 +94,9 @@ def test_cfn_lint_finding_has_rule_and_line(repo_with: Callable[..., Path], tool
 def test_guard_finding_maps_to_resource_line_and_control(
     repo_with: Callable[..., Path], tools: Toolchain
 ) -> None:
-    bad = GOOD_BUCKET.replace("{SSEAlgorithm: aws:kms, KMSMasterKeyID: alias/s3}", "{SSEAlgorithm: AES256}")
+    bad = GOOD_BUCKET.replace(
+        "{SSEAlgorithm: aws:kms, KMSMasterKeyID: alias/s3}", "{SSEAlgorithm: AES256}"
+    )
     code, out = validate(repo_with({"stacks/logs.yaml": bad}), "--format", "json")
     guard = [f for f in json.loads(out)["findings"] if f["tool"] == "cfn-guard"]
     assert [(f["check_id"], f["nist_control"], f["resource"]) for f in guard] == [
@@ -130,10 +134,14 @@ def test_deployment_file_parameters_are_linted(
         (b"Resources:\n  A: !Bogus x\n", "cfn-lint/E3001"),
         (b"", "load/refused"),
         (b"\x00\x01binary", "load/refused"),
-        (b"a: &a [1,1,1,1,1,1,1,1,1,1]\n" + b"".join(
-            f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n".encode()
-            for p, c in zip("abcdefg", "bcdefgh", strict=True)
-        ), "cfn-lint/E0000"),
+        (
+            b"a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+            + b"".join(
+                f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n".encode()
+                for p, c in zip("abcdefg", "bcdefgh", strict=True)
+            ),
+            "cfn-lint/E0000",
+        ),
         (b"# padding\n" * 1_100_000, "load/refused"),
     ],
     ids=["not-yaml", "unknown-tag", "empty", "binary", "alias-bomb", "10MB"],
@@ -166,7 +174,11 @@ def test_crashing_check_becomes_a_finding_and_others_run(
             raise RuntimeError("kaput")
 
     monkeypatch.setitem(REGISTRY, "boom", Boom)
-    root = repo_with({"stacks/q.yaml": "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {Nope: 1}\n"})
+    root = repo_with(
+        {
+            "stacks/q.yaml": "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {Nope: 1}\n"
+        }
+    )
     repo = Repository(root)
     report = run_checks(repo, all_targets(repo, ()), Toolchain(), only=["boom", "cfn-lint"])
     ids = {f.check_id for f in report.findings}

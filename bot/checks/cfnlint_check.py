@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from bot.checks.base import CheckContext, register
 from bot.findings import Finding, Severity
-from bot.repo.model import DeploymentFile, Repository, RepoError, parse_model
+from bot.repo.model import DeploymentFile, RepoError, Repository, parse_model
 
 _SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING}
 # Below this many lint jobs, starting workers (about a second each) costs more

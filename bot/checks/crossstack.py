@@ -24,8 +24,15 @@ _LONG_ATTRIBUTES = {("AWS::EKS::Cluster", "CertificateAuthorityData")}
 _TAGGED_LISTS = ("Tags", "UserPoolTags")
 
 
-def _finding(repo: Repository, template: Template, line: int, rule: str, msg: str,
-             severity: Severity = Severity.ERROR, resource: str | None = None) -> Finding:
+def _finding(
+    repo: Repository,
+    template: Template,
+    line: int,
+    rule: str,
+    msg: str,
+    severity: Severity = Severity.ERROR,
+    resource: str | None = None,
+) -> Finding:
     return Finding(
         path=repo.rel(template.path), line=line, column=1 if line else 0,
         check_id=f"cross-stack/{rule}", severity=severity, message=msg,
@@ -34,7 +41,7 @@ def _finding(repo: Repository, template: Template, line: int, rule: str, msg: st
 
 
 def _graphs(ctx: CheckContext) -> list[tuple[str | None, StackGraph]]:
-    envs = list(ctx.targets.environments) or list(ctx.repo.environments) or [None]
+    envs: list[str | None] = [*ctx.targets.environments] or [*ctx.repo.environments] or [None]
     return [(env, build_graph(ctx.repo, env)) for env in envs]
 
 
@@ -94,7 +101,9 @@ class CrossStackCheck:
                     )  # fmt: skip
 
     @staticmethod
-    def _removed_exports(ctx: CheckContext, graph: StackGraph, env: str | None) -> Iterator[Finding]:
+    def _removed_exports(
+        ctx: CheckContext, graph: StackGraph, env: str | None
+    ) -> Iterator[Finding]:
         assert ctx.base_repo is not None
         before = build_graph(ctx.base_repo, env).exporters()
         now = graph.exporters()
@@ -107,9 +116,7 @@ class CrossStackCheck:
             if name in now or name not in importers:
                 continue
             stack = exps[0].stack
-            template = (
-                ctx.repo.stack_template(stack) if stack in ctx.repo.stack_paths else None
-            )
+            template = ctx.repo.stack_template(stack) if stack in ctx.repo.stack_paths else None
             users = ", ".join(sorted(set(importers[name])))
             yield Finding(
                 path=ctx.repo.rel(template.path) if template else f"stacks/{stack}",
@@ -177,9 +184,7 @@ def _ssm_refs(repo: Repository, template: Template, created: set[str]) -> Iterat
 
 
 def _long_exports(repo: Repository, template: Template) -> Iterator[Finding]:
-    types = {
-        str(k): v.get("Type") for k, v in template.resources.items() if isinstance(v, dict)
-    }
+    types = {str(k): v.get("Type") for k, v in template.resources.items() if isinstance(v, dict)}
     for output_id, output in template.outputs.items():
         if not isinstance(output, dict) or "Export" not in output:
             continue
@@ -257,8 +262,12 @@ class RefusedFileCheck:
                 for err in template.errors:
                     out.append(
                         Finding(
-                            ctx.repo.rel(path), err.line, err.column, "load/refused",
-                            Severity.ERROR, err.message,
-                        )  # fmt: skip
+                            ctx.repo.rel(path),
+                            err.line,
+                            err.column,
+                            "load/refused",
+                            Severity.ERROR,
+                            err.message,
+                        )
                     )
         return out

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Importing the modules registers their checks.
-from bot.checks import crossstack, guard  # noqa: F401
-from bot.checks import cfnlint_check  # noqa: F401
+from bot.checks import (  # noqa: F401
+    cfnlint_check,
+    crossstack,
+    guard,
+)
 from bot.checks.base import REGISTRY, CheckContext, Targets
 from bot.findings import Finding, Severity
 from bot.repo.changes import changed_files, checkout_at, touched
@@ -22,11 +25,6 @@ from bot.repo.model import (
     Repository,
 )
 from bot.toolchain import Toolchain
-
-try:  # the kube check is optional until its module exists
-    from bot.checks import kube  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
 
 
 @dataclass
@@ -57,7 +55,7 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
                     deployments.add(f.resolve())
             elif top == HELM_DIR and len(rel.parts) >= 2 and rel.parts[1] in repo.releases:
                 releases.add(repo.releases[rel.parts[1]])
-            elif top != ENVIRONMENTS_DIR and top != HELM_DIR:
+            elif top not in (ENVIRONMENTS_DIR, HELM_DIR):
                 templates.add(f.resolve())
     return Targets(
         tuple(sorted(templates)),
@@ -120,12 +118,16 @@ def _run_one(check_id: str, ctx: CheckContext) -> list[Finding]:
     """A crashing or misconfigured check becomes a finding; the others still run."""
     try:
         return REGISTRY[check_id]().run(ctx)
-    except Exception as exc:  # noqa: BLE001 - isolation is the point here
+    except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return [
             Finding(
-                "", 0, 0, f"{check_id}/crashed", Severity.ERROR,
+                "",
+                0,
+                0,
+                f"{check_id}/crashed",
+                Severity.ERROR,
                 f"the {check_id} check could not run: {type(exc).__name__}: {exc} "
                 f"(at {Path(where.filename).name}:{where.lineno})",
-            )  # fmt: skip
+            )
         ]

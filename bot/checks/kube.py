@@ -42,6 +42,7 @@ DEFAULT_KUBE_VERSION = "1.34"
 HELM_TIMEOUT = 120.0
 KUBECONFORM_TIMEOUT = 300.0
 STDERR_LIMIT = 1500
+PROBLEM_LIMIT = 400
 HELP_URL = "https://helm.sh/docs/helm/helm_template/"
 SCHEMA_HELP_URL = "https://kubernetes.io/docs/reference/kubernetes-api/"
 
@@ -129,6 +130,10 @@ def _repo_chart(release: Release, repo_root: Path) -> ChartLookup:
         return ChartLookup(None, f"{spec.repository} points outside the repository")
     for folder in (base, base / spec.chart):
         if (folder / "Chart.yaml").is_file():
+            # helm follows symlinks into .Files, and rendered values can end up in
+            # finding messages: a chart from a PR must not reach outside itself.
+            if folder.is_symlink() or any(p.is_symlink() for p in folder.rglob("*")):
+                return ChartLookup(None, f"{_rel(folder, repo_root)} contains symlinks")
             found = _chart_version(folder / "Chart.yaml")
             if found == spec.version:
                 return ChartLookup(folder.resolve())
@@ -241,7 +246,8 @@ class RenderJob:
     values_path: str
 
 
-@dataclass(frozen=True)
+# eq=False: each render is its own identity (and its dict docs are unhashable).
+@dataclass(frozen=True, eq=False)
 class Rendered:
     release: Release
     env: str
@@ -307,6 +313,9 @@ def _schema_finding(ref: DocRef, where: str, problem: str, schema: str, note: st
         extra.append(("schema_note", note))
     suffix = f" ({note})" if note else ""
     at = f" at {where}" if where else ""
+    # jsonschema quotes the offending value, which may be a whole ConfigMap.
+    if len(problem) > PROBLEM_LIMIT:
+        problem = problem[:PROBLEM_LIMIT] + " …"
     return Finding(
         path=ref.rendered.values_path,
         line=0,

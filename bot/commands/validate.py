@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -12,7 +12,7 @@ import typer
 from bot.commands.common import fail, repo_root
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
@@ -38,7 +38,7 @@ def validate(
     from bot.checks.engine import all_targets, changed_targets, run_checks, targets_for_paths
     from bot.findings import Severity
     from bot.repo.changes import GitError
-    from bot.repo.model import Repository, RepoError
+    from bot.repo.model import RepoError, Repository
     from bot.toolchain import Toolchain
 
     try:

@@ -13,7 +13,11 @@ from bot.render.text import escape_md, quote_untrusted
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-_ICON = {Severity.ERROR: ":x:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
+_ICON = {
+    Severity.ERROR: ":x:",
+    Severity.WARNING: ":warning:",
+    Severity.INFO: ":information_source:",
+}
 
 
 def by_file(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
@@ -24,9 +28,7 @@ def by_file(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
 
 
 def to_json(findings: list[Finding]) -> str:
-    return json.dumps(
-        {"version": 1, "findings": [f.to_dict() for f in sorted(findings)]}, indent=2
-    )
+    return json.dumps({"version": 1, "findings": [f.to_dict() for f in sorted(findings)]}, indent=2)
 
 
 def to_sarif(findings: list[Finding], tools: Iterable[str] = ()) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str
     }
 
 
-def resolve(value: Any, params: Mapping[str, str]) -> str | None:
+def resolve(value: Any, params: Mapping[str, str]) -> str | None:  # noqa: PLR0911
     """Resolve a string-valued expression, or None when it depends on run time."""
     if isinstance(value, str):
         return str(value)
@@ -33,7 +33,7 @@ def resolve(value: Any, params: Mapping[str, str]) -> str | None:
         return str(value)
     if not isinstance(value, dict) or len(value) != 1:
         return None
-    (fn, arg), = value.items()
+    ((fn, arg),) = value.items()
     if fn == "Ref":
         return params.get(str(arg))
     if fn == "Fn::Sub":
