@@ -65,6 +65,7 @@ class Bill:
         self.ctx = ctx
         self.components: list[Component] = []
         self.assumptions: list[str] = []
+        self.wanted: list[str] = []
 
     def note(self, message: str) -> None:
         if message not in self.assumptions:
@@ -73,9 +74,13 @@ class Bill:
     def price(self, key: str) -> Price:
         return self.ctx.table.price(key)
 
-    def hourly(self, name: str, price: Price, count: float = 1.0) -> None:
+    def hourly(
+        self, name: str, price: Price, count: float = 1.0, product: str | None = None
+    ) -> None:
         qty = count * self.ctx.hours
-        self.components.append(Component(name, price.unit, price.usd, qty, price.source))
+        self.components.append(
+            Component(name, price.unit, price.usd, qty, price.source, product=product)
+        )
 
     def monthly(self, name: str, price: Price, quantity: float) -> None:
         self.components.append(Component(name, price.unit, price.usd, quantity, price.source))
@@ -97,7 +102,8 @@ class Bill:
     def not_priced(self, reason: str) -> LineItem:
         r = self.resource
         return LineItem(r.stack, r.logical_id, r.type, Status.NOT_PRICED, (),
-                        (*self.assumptions, reason), self.ctx.hours)  # fmt: skip
+                        (*self.assumptions, reason), self.ctx.hours,
+                        tuple(self.wanted))  # fmt: skip
 
     def free(self, reason: str) -> LineItem:
         r = self.resource

@@ -116,9 +116,10 @@ def _lt_data(lt: Resource | None, *path: str) -> Any:
 def _instances(bill: Bill, itype: str, count: float, label: str) -> bool:
     price = bill.ctx.table.ec2_hourly(itype)
     if price is None:
+        bill.wanted.append(f"ec2:{itype}")
         return False
     each = "" if count == 1 else f" x {count:g}"
-    bill.hourly(f"{label} ({itype}, Linux on-demand{each})", price, count)
+    bill.hourly(f"{label} ({itype}, Linux on-demand{each})", price, count, f"ec2:{itype}")
     return True
 
 

@@ -98,6 +98,9 @@ def _prepare_resources(prep: _Prepared, exports: Mapping[str, Any]) -> None:
         rtype = str(raw.get("Type", ""))
         cond = raw.get("Condition")
         if cond is not None:
+            if str(cond) not in scope.conditions:
+                prep.error = f"{lid}: condition {cond!r} is not defined"
+                return
             value = scope.conditions.get(str(cond))
             if value is False:
                 prep.skipped.append(Skipped(str(lid), rtype, str(cond)))
@@ -105,6 +108,10 @@ def _prepare_resources(prep: _Prepared, exports: Mapping[str, Any]) -> None:
             if value is None:
                 prep.notes.append(f"{lid}: condition {cond} not decidable before deploy; "
                                   "assumed true")  # fmt: skip
+        if rtype not in PRICERS:
+            # Free or unpriced: its properties do not matter (and IAM policies are large).
+            prep.resources[str(lid)] = Resource(prep.source.stack, str(lid), rtype, {}, raw)
+            continue
         try:
             props = evaluate(_dict(raw.get("Properties")), scope)
         except ConditionError as exc:
@@ -117,7 +124,12 @@ def _prepare_resources(prep: _Prepared, exports: Mapping[str, Any]) -> None:
 def _price_one(r: Resource, ctx: Context) -> LineItem:
     pricer = PRICERS.get(r.type)
     if pricer is not None:
-        return pricer(r, ctx)
+        try:
+            return pricer(r, ctx)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            # Templates come from pull requests: odd shapes become "not priced", never a crash.
+            return LineItem(r.stack, r.logical_id, r.type, Status.NOT_PRICED, (),
+                            (f"could not be priced: {exc!r}",), ctx.hours)  # fmt: skip
     if r.type in FREE_TYPES:
         return LineItem(r.stack, r.logical_id, r.type, Status.FREE, (),
                         ("no charge for this resource type",), ctx.hours)  # fmt: skip
@@ -181,9 +193,8 @@ def usage_items(usage: UsageValues, table: PriceTable) -> StackEstimate | None:
     return StackEstimate(USAGE_STACK, src, tuple(items)) if items else None
 
 
-def estimate_environment(
-    repo: Repository, env: str, usage: UsageFile, table: PriceTable, on: date
-) -> EnvEstimate:
+def environment_inputs(repo: Repository, env: str) -> list[StackInput]:
+    """The stacks of one environment: its deployment files and their templates."""
     environment = repo.environment(env)
     inputs: list[StackInput] = []
     for stack, dep in repo.deployments(env).items():
@@ -194,10 +205,22 @@ def estimate_environment(
         inputs.append(StackInput(stack, template, dep.spec.template_file_path,
                                  dep.spec.parameters, environment.stack_name(stack),
                                  environment.region, environment.account_id))  # fmt: skip
+    return inputs
+
+
+def price_environment(
+    env: str, inputs: list[StackInput], usage: UsageFile, table: PriceTable, on: date
+) -> EnvEstimate:
     values = usage.for_env(env)
     stacks = price_stacks(inputs, values, table, on)
     extra = usage_items(values, table)
     return EnvEstimate(env, tuple([*stacks, *([extra] if extra else [])]), values.source)
+
+
+def estimate_environment(
+    repo: Repository, env: str, usage: UsageFile, table: PriceTable, on: date
+) -> EnvEstimate:
+    return price_environment(env, environment_inputs(repo, env), usage, table, on)
 
 
 def _missing(path: str) -> Any:

@@ -26,6 +26,7 @@ class Component:
     quantity: float | None  # per month; None: depends on usage
     source: str
     usage_key: str | None = None
+    product: str | None = None  # e.g. "ec2:t3a.xlarge": what --live-prices can refresh
 
     @property
     def monthly(self) -> float | None:
@@ -41,11 +42,12 @@ class LineItem:
     components: tuple[Component, ...] = ()
     assumptions: tuple[str, ...] = ()
     hours_per_month: float = HOURS_PER_MONTH
+    wanted: tuple[str, ...] = ()  # products with no price here (see Component.product)
 
     @property
     def monthly(self) -> float:
         """The known part of the monthly cost (usage-dependent parts excluded)."""
-        return sum(c.monthly for c in self.components if c.monthly is not None)
+        return float(sum(c.monthly for c in self.components if c.monthly is not None))
 
     @property
     def hourly(self) -> float:
@@ -105,7 +107,7 @@ class StackEstimate:
 
     @property
     def monthly(self) -> float:
-        return sum(i.monthly for i in self.items)
+        return float(sum(i.monthly for i in self.items))
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class EnvEstimate:
 
     @property
     def monthly(self) -> float:
-        return sum(s.monthly for s in self.stacks)
+        return float(sum(s.monthly for s in self.stacks))
 
     def stack(self, name: str) -> StackEstimate | None:
         return next((s for s in self.stacks if s.stack == name), None)

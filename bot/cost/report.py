@@ -61,6 +61,7 @@ def to_document(
 ) -> dict[str, Any]:
     envs = []
     for d in deltas:
+        side = d.after or d.before
         envs.append(
             {
                 "env": d.env,
@@ -70,7 +71,7 @@ def to_document(
                 "percent": None if d.percent is None or not compared else round(d.percent, 2),
                 "priced_change": d.priced_change if compared else None,
                 "exceeds_threshold": (exceeded or {}).get(d.env),
-                "usage_file": (d.after or d.before).usage_source if (d.after or d.before) else None,
+                "usage_file": side.usage_source if side else None,
                 "stacks": [_stack(s, compared) for s in d.stacks],
             }
         )

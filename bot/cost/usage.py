@@ -70,7 +70,7 @@ class UsageFile:
         return UsageValues(
             {**self.defaults.totals, **own.totals},
             {**self.defaults.per_resource, **own.per_resource},
-            self.source,
+            own.source or self.source,
         )
 
 
@@ -131,6 +131,25 @@ def load_usage(path: Path, label: str | None = None) -> UsageFile:
         return parse_usage(data, label or path.name)
     except UsageError as exc:
         raise UsageError(f"{path}: {exc}") from None
+
+
+def load_env_usage(usage: UsageFile, env: str, path: Path, label: str) -> UsageFile:
+    """Overlay `environments/usage-<env>.yaml` (the keys of one environment, flat)."""
+    try:
+        data = load_data(path)
+    except (UnsafeYamlError, OSError) as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    try:
+        own = _values(label, data, label)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    base = usage.environments.get(env, UsageValues())
+    merged = UsageValues(
+        {**base.totals, **own.totals},
+        {**base.per_resource, **own.per_resource},
+        ", ".join(s for s in (usage.source, label) if s),
+    )
+    return UsageFile(usage.defaults, {**usage.environments, env: merged}, usage.source)
 
 
 @dataclass(frozen=True)
