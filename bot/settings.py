@@ -42,6 +42,12 @@ class Settings(BaseModel):
     output: Path | None = None
     runner_temp: Path | None = None
     in_actions: bool = False
+    # Set only by a workflow job bound to a GitHub environment (deploy.yml): the
+    # one environment this job may change.
+    bound_environment: str | None = None
+    # Pacing of API calls; GitHub asks integrators to space writes ~1 s apart.
+    write_pause: float = 1.0
+    retry_backoff: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +73,9 @@ class Settings(BaseModel):
             output=path("GITHUB_OUTPUT"),
             runner_temp=path("RUNNER_TEMP"),
             in_actions=env.get("GITHUB_ACTIONS", "").lower() == "true",
+            bound_environment=env.get("INFRA_BOT_ENVIRONMENT") or None,
+            write_pause=_number(env, "INFRA_BOT_WRITE_PAUSE", 1.0),
+            retry_backoff=_number(env, "INFRA_BOT_RETRY_BACKOFF", 1.0),
         )
 
     @property
@@ -93,3 +102,16 @@ class Settings(BaseModel):
         if not isinstance(data, dict):
             raise SettingsError("the event file does not hold a JSON object")
         return data
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= 60:
+        raise SettingsError(f"{name} must be between 0 and 60 seconds")
+    return value

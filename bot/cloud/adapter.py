@@ -37,7 +37,11 @@ class CloudError(RuntimeError):
     """An AWS call failed in a way the user has to act on."""
 
 
-class NotSupported(CloudError):
+class NoChangesError(CloudError):
+    """CloudFormation refused a change set because nothing would change."""
+
+
+class NotSupportedError(CloudError):
     """The endpoint does not implement this API (moto has no drift detection)."""
 
 
@@ -73,7 +77,7 @@ def retrying_call(
     retryer = Retrying(
         retry=retry_if_exception(is_throttling),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=initial, max=max_wait),
+        wait=wait_exponential_jitter(multiplier=initial, max=max_wait, jitter=initial),
         reraise=True,
     )
     return retryer(fn)
@@ -125,7 +129,16 @@ class Boto3CloudFormation:
         return stacks[0] if stacks else None
 
     def create_change_set(self, **kwargs: Any) -> dict[str, Any]:
-        return self._call("create_change_set", **kwargs)
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._call("create_change_set", **kwargs)
+        except ClientError as exc:
+            # Usually an empty change set is created FAILED; some endpoints refuse outright.
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            if error_code(exc) == "ValidationError" and "No updates are to be performed" in message:
+                raise NoChangesError(message) from None
+            raise
 
     def describe_change_set(self, stack_name: str, change_set: str) -> dict[str, Any] | None:
         """The whole change set (every page of Changes) with property values."""
@@ -161,11 +174,13 @@ class Boto3CloudFormation:
         from botocore.exceptions import ClientError
 
         try:
-            return self._paged("list_change_sets", "Summaries", StackName=stack_name)
+            summaries = self._paged("list_change_sets", "Summaries", StackName=stack_name)
         except ClientError as exc:
             if _not_found(exc):
                 return []
             raise
+        # moto lists every stack's change sets; never act on another stack's.
+        return [s for s in summaries if s.get("StackName", stack_name) == stack_name]
 
     def execute_change_set(self, stack_name: str, change_set: str) -> None:
         self._call("execute_change_set", StackName=stack_name, ChangeSetName=change_set)
@@ -175,28 +190,35 @@ class Boto3CloudFormation:
 
     def stack_events(self, stack_name: str) -> list[dict[str, Any]]:
         """Newest first, like the API. One page: callers poll and keep what they saw."""
-        return list(self._call("describe_stack_events", StackName=stack_name).get("StackEvents", []))
+        return list(
+            self._call("describe_stack_events", StackName=stack_name).get("StackEvents", [])
+        )
 
     def delete_stack(self, stack_name: str) -> None:
         self._call("delete_stack", StackName=stack_name)
 
     def detect_drift(self, stack_name: str) -> str:
-        from botocore.exceptions import ClientError, ResponseParserError
+        from botocore.exceptions import ClientError
+        from botocore.parsers import ResponseParserError
 
         try:
-            return str(self._call("detect_stack_drift", StackName=stack_name)["StackDriftDetectionId"])
+            return str(
+                self._call("detect_stack_drift", StackName=stack_name)["StackDriftDetectionId"]
+            )
         except ResponseParserError:
             # moto answers unimplemented actions with an HTML 500 page.
-            raise NotSupported("this endpoint does not implement drift detection") from None
+            raise NotSupportedError("this endpoint does not implement drift detection") from None
         except ClientError as exc:
             if error_code(exc) in {"InternalFailure", "NotImplemented", "InvalidAction"}:
-                raise NotSupported(
+                raise NotSupportedError(
                     f"this endpoint does not implement drift detection ({error_code(exc)})"
                 ) from None
             raise
 
     def drift_detection_status(self, detection_id: str) -> dict[str, Any]:
-        return self._call("describe_stack_drift_detection_status", StackDriftDetectionId=detection_id)
+        return self._call(
+            "describe_stack_drift_detection_status", StackDriftDetectionId=detection_id
+        )
 
     def resource_drifts(self, stack_name: str) -> list[dict[str, Any]]:
         return self._paged(

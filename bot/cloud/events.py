@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 SUCCESS = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
@@ -13,7 +13,7 @@ ROLLED_BACK = frozenset(
 )
 
 
-class Ending(str, Enum):
+class Ending(StrEnum):
     SUCCEEDED = "succeeded"
     ROLLED_BACK = "rolled back"
     FAILED = "failed"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
-from bot.cloud.adapter import CloudFormationApi
+from bot.cloud.adapter import CloudFormationApi, NoChangesError
 from bot.cloud.preview import (
     Outcome,
     StackPreview,
@@ -22,7 +23,7 @@ from bot.cloud.spec import (
     api_parameters,
     api_tags,
 )
-from bot.cloud.waiting import Clock, WaitTimeout, poll_until
+from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
 
 TAG_PREVIOUS = "infra-bot:previous-commit"
 CHANGE_SET_TIMEOUT = 600.0
@@ -53,29 +54,18 @@ def plan_stack(
 ) -> StackPreview:
     stack = cfn.describe_stack(spec.stack_name)
     status = stack.get("StackStatus") if stack else None
-    base = {"env": spec.env, "stack": spec.stack, "stack_name": spec.stack_name}
+    blank = StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED, stack_status=status)
     advice = stack_state_advice(spec.stack_name, status)
     if advice:
-        return StackPreview(**base, outcome=Outcome.BLOCKED, stack_status=status, advice=advice)
+        return replace(blank, outcome=Outcome.BLOCKED, advice=advice)
     kind = change_set_type(status)
     existing = cfn.list_change_sets(spec.stack_name) if stack else []
-    mine = [s for s in existing if s.get("ChangeSetName") == spec.change_set_name]
-    if mine and not (
-        mine[0].get("Status") == "CREATE_COMPLETE" and mine[0].get("ExecutionStatus") == "AVAILABLE"
-    ):
-        cfn.delete_change_set(spec.stack_name, spec.change_set_name)
-        mine = []
-    if not mine:
-        cfn.create_change_set(
-            StackName=spec.stack_name,
-            ChangeSetName=spec.change_set_name,
-            ChangeSetType=kind,
-            TemplateBody=spec.body,
-            Parameters=api_parameters(spec),
-            Capabilities=list(spec.capabilities),
-            Tags=api_tags(_deploy_tags(spec, stack)),
-            Description=spec.description,
-        )
+    planned = replace(blank, change_set=spec.change_set_name, change_set_type=kind)
+    try:
+        _ensure_change_set(cfn, spec, stack, kind, existing)
+    except NoChangesError as exc:
+        stale = _delete_stale(cfn, spec, existing)
+        return replace(planned, outcome=Outcome.NO_CHANGES, reason=str(exc), deleted_stale=stale)
     try:
         desc = poll_until(
             lambda: cfn.describe_change_set(spec.stack_name, spec.change_set_name),
@@ -84,20 +74,63 @@ def plan_stack(
             timeout,
             f"change set {spec.change_set_name} of {spec.stack_name}",
         )
-    except WaitTimeout as exc:
-        return StackPreview(**base, outcome=Outcome.FAILED, change_set=spec.change_set_name,
-                            change_set_type=kind, stack_status=status, reason=str(exc))  # fmt: skip
-    stale = _delete_stale(cfn, spec, existing)
-    common = {**base, "change_set": spec.change_set_name, "change_set_type": kind,
-              "stack_status": status, "deleted_stale": stale}  # fmt: skip
+    except WaitTimeoutError as exc:
+        return replace(planned, reason=str(exc))
+    planned = replace(planned, deleted_stale=_delete_stale(cfn, spec, existing))
+    return _verdict(cfn, spec, planned, desc)
+
+
+def _ensure_change_set(
+    cfn: CloudFormationApi,
+    spec: StackSpec,
+    stack: dict[str, Any] | None,
+    kind: str,
+    existing: list[dict[str, Any]],
+) -> None:
+    if _reusable(spec, existing):
+        return
+    if any(s.get("ChangeSetName") == spec.change_set_name for s in existing):
+        cfn.delete_change_set(spec.stack_name, spec.change_set_name)
+    cfn.create_change_set(
+        StackName=spec.stack_name,
+        ChangeSetName=spec.change_set_name,
+        ChangeSetType=kind,
+        TemplateBody=spec.body,
+        Parameters=api_parameters(spec),
+        Capabilities=list(spec.capabilities),
+        Tags=api_tags(_deploy_tags(spec, stack)),
+        Description=spec.description,
+    )
+
+
+def _verdict(
+    cfn: CloudFormationApi, spec: StackSpec, planned: StackPreview, desc: dict[str, Any] | None
+) -> StackPreview:
     if desc is None:
-        return StackPreview(**common, outcome=Outcome.FAILED, reason="the change set vanished")
+        return replace(planned, reason="the change set vanished while we waited for it")
     if is_no_changes(desc):
         cfn.delete_change_set(spec.stack_name, spec.change_set_name)
-        return StackPreview(**common, outcome=Outcome.NO_CHANGES, reason=desc.get("StatusReason"))
+        return replace(planned, outcome=Outcome.NO_CHANGES, reason=desc.get("StatusReason"))
     if desc.get("Status") == "FAILED":
-        return StackPreview(**common, outcome=Outcome.FAILED, reason=desc.get("StatusReason"))
-    return StackPreview(**common, outcome=Outcome.CHANGES, changes=parse_changes(desc))
+        reason = str(desc.get("StatusReason") or "")
+        advice = (
+            "It imports from a stack that is not deployed yet; `deploy --replan` plans it "
+            "again once that stack exists."
+            if "No export named" in reason
+            else None
+        )
+        return replace(planned, reason=reason, advice=advice)
+    return replace(planned, outcome=Outcome.CHANGES, changes=parse_changes(desc))
+
+
+def _reusable(spec: StackSpec, existing: list[dict[str, Any]]) -> bool:
+    """Planning the same commit and hash again reuses a change set that is still executable."""
+    return any(
+        s.get("ChangeSetName") == spec.change_set_name
+        and s.get("Status") == "CREATE_COMPLETE"
+        and s.get("ExecutionStatus") == "AVAILABLE"
+        for s in existing
+    )
 
 
 def _delete_stale(

@@ -7,7 +7,7 @@ shape), returns frozen dataclasses the renderer turns into markdown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # Resources whose replacement or removal loses data or breaks everything built on them.
@@ -44,7 +44,7 @@ NO_CHANGES_MARKERS = (
 )
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     CHANGES = "changes"
     NO_CHANGES = "no-changes"
     BLOCKED = "blocked"  # the stack's state stops a plan; `advice` says what to do
@@ -160,35 +160,44 @@ def is_no_changes(description: dict[str, Any]) -> bool:
     return description.get("Status") == "FAILED" and any(m in reason for m in NO_CHANGES_MARKERS)
 
 
+_ADVICE = {
+    "ROLLBACK_COMPLETE": (
+        "{name} failed to create and rolled back ({status}); it cannot be updated. Delete it "
+        "(`aws cloudformation delete-stack --stack-name {name}`), fix the cause shown in its "
+        "events, and plan again."
+    ),
+    "UPDATE_ROLLBACK_FAILED": (
+        "{name} is stuck in UPDATE_ROLLBACK_FAILED. Fix the resource that blocks the rollback, "
+        "then `aws cloudformation continue-update-rollback --stack-name {name}` (optionally "
+        "--resources-to-skip), and plan again."
+    ),
+    "DELETE_FAILED": (
+        "{name} failed to delete (DELETE_FAILED). Remove what blocks the deletion (see its "
+        "events), delete it again, then plan."
+    ),
+    "_IN_PROGRESS": (
+        "{name} is busy ({status}): another deploy or rollback is running. Wait for it to "
+        "finish (or `infra-bot unlock` a stale lock) and plan again."
+    ),
+    "_FAILED": "{name} is in {status}; see its events, repair it, and plan again.",
+}
+_ADVICE["ROLLBACK_FAILED"] = _ADVICE["ROLLBACK_COMPLETE"]
+_PLANNABLE = {None, "REVIEW_IN_PROGRESS", "DELETE_COMPLETE"}
+
+
 def stack_state_advice(stack_name: str, status: str | None) -> str | None:
     """What to do about a stack whose state stops a change set, or None if it can be planned."""
-    if status is None or status == "REVIEW_IN_PROGRESS" or status == "DELETE_COMPLETE":
+    if status is None or status in _PLANNABLE:
         return None
-    if status == "ROLLBACK_COMPLETE" or status == "ROLLBACK_FAILED":
-        return (
-            f"{stack_name} failed to create and rolled back ({status}); it cannot be updated. "
-            f"Delete it (`aws cloudformation delete-stack --stack-name {stack_name}`), "
-            "fix the cause shown in its events, and plan again."
-        )
-    if status == "UPDATE_ROLLBACK_FAILED":
-        return (
-            f"{stack_name} is stuck in UPDATE_ROLLBACK_FAILED. Fix the resource that blocks "
-            f"the rollback, then `aws cloudformation continue-update-rollback --stack-name "
-            f"{stack_name}` (optionally --resources-to-skip), and plan again."
-        )
-    if status.endswith("_IN_PROGRESS"):
-        return (
-            f"{stack_name} is busy ({status}): another deploy or rollback is running. "
-            "Wait for it to finish (or `infra-bot unlock` a stale lock) and plan again."
-        )
-    if status == "DELETE_FAILED":
-        return (
-            f"{stack_name} failed to delete (DELETE_FAILED). Remove what blocks the deletion "
-            "(see its events), delete it again, then plan."
-        )
-    if status.endswith("_FAILED"):
-        return f"{stack_name} is in {status}; see its events, repair it, and plan again."
-    return None
+    if status in _ADVICE:
+        key = status
+    elif status.endswith("_IN_PROGRESS"):
+        key = "_IN_PROGRESS"
+    elif status.endswith("_FAILED"):
+        key = "_FAILED"
+    else:
+        return None
+    return _ADVICE[key].format(name=stack_name, status=status)
 
 
 def change_set_type(status: str | None) -> str:

@@ -29,10 +29,12 @@ class AwsTarget:
 
 
 def client_config(max_attempts: int) -> Any:
+    """Adaptive retries (client-side rate limiting after throttling); `max_attempts`
+    counts the first try too (botocore's own `max_attempts` would not)."""
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="infra-bot",
@@ -51,7 +53,9 @@ def environment_session(environment: Environment, target: AwsTarget) -> Any:
     import boto3
 
     base = boto3.Session(region_name=target.region)
-    sts = base.client("sts", endpoint_url=target.endpoint_url, config=client_config(target.max_attempts))
+    sts = base.client(
+        "sts", endpoint_url=target.endpoint_url, config=client_config(target.max_attempts)
+    )
     token_file = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
     if environment.role_arn is None:
         return base
@@ -85,4 +89,6 @@ def cloudformation(environment: Environment, target: AwsTarget) -> Any:
     """A CloudFormationApi for the environment (imports boto3 only when called)."""
     from bot.cloud.adapter import Boto3CloudFormation
 
-    return Boto3CloudFormation(client(environment_session(environment, target), "cloudformation", target))
+    return Boto3CloudFormation(
+        client(environment_session(environment, target), "cloudformation", target)
+    )

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.repo.model import Deployment, Environment, Repository, RepoError
+from bot.repo.model import Deployment, Environment, RepoError, Repository
 from bot.repo.templates import Template
 
 TAG_COMMIT = "infra-bot:commit"
@@ -76,9 +76,7 @@ def template_body(template: Template) -> str:
     return body
 
 
-def resolve_parameters(
-    template: Template, deployment: Deployment, commit: str
-) -> dict[str, str]:
+def resolve_parameters(template: Template, deployment: Deployment, commit: str) -> dict[str, str]:
     """The deployment file's parameters, checked against the template; IaCVersion = commit."""
     declared = {str(k) for k in template.parameters}
     unknown = sorted(set(deployment.spec.parameters) - declared)
@@ -103,9 +101,7 @@ def resolve_parameters(
 def capabilities(template: Template) -> tuple[str, ...]:
     """What CloudFormation makes us acknowledge for this template."""
     caps: list[str] = []
-    types = {
-        str(r.get("Type", "")) for r in template.resources.values() if isinstance(r, dict)
-    }
+    types = {str(r.get("Type", "")) for r in template.resources.values() if isinstance(r, dict)}
     if any(t.startswith(_IAM_PREFIX) for t in types):
         caps.append("CAPABILITY_NAMED_IAM")
     transform = (template.body or {}).get("Transform")
@@ -137,9 +133,12 @@ def parse_description(text: str | None) -> tuple[str, str] | None:
 def build_spec(
     repo: Repository, environment: Environment, deployment: Deployment, commit: str
 ) -> StackSpec:
+    check_commit(commit)
     path = repo.root / deployment.spec.template_file_path
     if not path.is_file():
-        raise RepoError(f"{deployment.path}: template {deployment.spec.template_file_path} not found")
+        raise RepoError(
+            f"{deployment.path}: template {deployment.spec.template_file_path} not found"
+        )
     template = repo.template(path)
     body = template_body(template)
     params = resolve_parameters(template, deployment, commit)

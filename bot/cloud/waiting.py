@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -14,19 +17,19 @@ class Clock:
     poll_seconds: float = 5.0
 
 
-class WaitTimeout(TimeoutError):
+class WaitTimeoutError(TimeoutError):
     pass
 
 
-def poll_until[T](
+def poll_until(
     fetch: Callable[[], T], done: Callable[[T], bool], clock: Clock, timeout: float, what: str
 ) -> T:
-    """Call `fetch` until `done(result)`; WaitTimeout after `timeout` seconds."""
+    """Call `fetch` until `done(result)`; WaitTimeoutError after `timeout` seconds."""
     deadline = clock.monotonic() + timeout
     while True:
         result = fetch()
         if done(result):
             return result
         if clock.monotonic() >= deadline:
-            raise WaitTimeout(f"gave up waiting for {what} after {timeout:.0f} s")
+            raise WaitTimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
         clock.sleep(clock.poll_seconds)

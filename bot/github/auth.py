@@ -28,7 +28,9 @@ class EnvironmentRule(BaseModel):
 
 
 class BotConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Other parts own their own sections of the file (`llm:`, `cost:` ...), so
+    # unknown top-level keys are theirs; the sections read here are strict.
+    model_config = ConfigDict(extra="allow", frozen=True)
     # Environments `/infra apply` may deploy to before the PR is merged.
     apply_before_merge: tuple[str, ...] = ("dev",)
     environments: dict[str, EnvironmentRule] = Field(default_factory=dict)
@@ -83,6 +85,16 @@ def decide(
     config: BotConfig | ConfigError,
     team_members: Callable[[str, str], frozenset[str]],
 ) -> Decision:
+    """The whole decision; callers with a costly `config` use the two halves below."""
+    access = decide_access(command, actor, from_fork=from_fork)
+    if not access.allowed or not command.spec.mutating:
+        return access
+    return decide_settings(command, actor, pr_open=pr_open, config=config,
+                           team_members=team_members)  # fmt: skip
+
+
+def decide_access(command: Command, actor: Actor, *, from_fork: bool) -> Decision:
+    """Bots, repository permission, forks: everything that needs no settings file."""
     spec = command.spec
     if actor.is_bot:
         return Decision(False, "commands from bots are ignored")
@@ -93,14 +105,24 @@ def decide(
             f"`{command.verb.value}` needs {need} permission on this "
             f"repository; you have {actor.permission.name.lower()}",
         )
-    if not spec.mutating:
-        return ALLOW
-    if from_fork:
+    if spec.mutating and from_fork:
         return Decision(
             False,
             f"`{command.verb.value}` does not run for pull requests from "
             "forks; a maintainer can push the branch to this repository",
         )
+    return ALLOW
+
+
+def decide_settings(
+    command: Command,
+    actor: Actor,
+    *,
+    pr_open: bool,
+    config: BotConfig | ConfigError,
+    team_members: Callable[[str, str], frozenset[str]],
+) -> Decision:
+    """What `.github/infra-bot.yml` (from the default branch) narrows for mutating commands."""
     if isinstance(config, ConfigError):
         return Decision(False, f"the bot's settings are broken, so changes are refused: {config}")
     return _settings_allow(command, actor, pr_open, config, team_members)

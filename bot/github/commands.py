@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from bot.github.api import GitHubAPI, PullRequestInfo
+from bot.github.actions import log
+from bot.github.api import GitHubAPI, GitHubError, PullRequestInfo
 from bot.github.grammar import Command, Verb, Where
 from bot.settings import Settings
 
@@ -37,6 +39,8 @@ class CommandResult:
     body: str = ""  # markdown for the thread; empty: nothing to post
     kind: str | None = None  # a sticky kind: edit that comment instead of adding one
     summary: str = ""  # markdown for the job summary (defaults to body)
+    # What the sticky comment is valid for (a commit's time); default: the PR head's.
+    valid_at: datetime | None = None
 
 
 Runner = Callable[[CommandRequest], CommandResult]
@@ -57,7 +61,7 @@ TABLE: dict[Verb, str] = {
 }
 
 
-class Unavailable(RuntimeError):
+class UnavailableError(RuntimeError):
     """This build cannot run the command (a part is not installed or not wired)."""
 
 
@@ -67,11 +71,11 @@ def resolve(target: str) -> Runner:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise Unavailable(f"{module_name} is not part of this build") from None
-        raise Unavailable(f"{module_name} needs {exc.name}, which is not installed") from None
+            raise UnavailableError(f"{module_name} is not part of this build") from None
+        raise UnavailableError(f"{module_name} needs {exc.name}, which is not installed") from None
     runner = getattr(module, attr, None)
     if not callable(runner):
-        raise Unavailable(f"{module_name} has no {attr}()")
+        raise UnavailableError(f"{module_name} has no {attr}()")
     return runner  # type: ignore[no-any-return]
 
 
@@ -84,6 +88,20 @@ def run(request: CommandRequest, table: dict[Verb, str] | None = None) -> Comman
     target = (table or TABLE)[request.command.verb]
     try:
         runner = resolve(target)
-    except Unavailable as exc:
+    except UnavailableError as exc:
         return unavailable_result(request.command, str(exc))
-    return runner(request)
+    try:
+        return runner(request)
+    except GitHubError:
+        raise  # the handler reports these with what to fix
+    except Exception as exc:
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        log(f"{request.command} crashed:\n{''.join(traceback.format_exception(exc))}")
+        return CommandResult(
+            False,
+            f"infra-bot failed while running `{request.command.verb.value}`: "
+            f"{type(exc).__name__} (at {Path(where.filename).name}:{where.lineno}). "
+            "The job log has the details.",
+        )

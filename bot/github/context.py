@@ -20,6 +20,15 @@ class Context:
     sarif_path: Path | None = None
     env: str | None = None  # the environment a deploy job is bound to
     table: dict[Verb, str] | None = None  # the command table (tests swap entries)
+    # A workflow step's own command (`handle --run plan`): run for the event's PR
+    # on behalf of the workflow, no comment involved.
+    run_command: str | None = None
+
+    @property
+    def trusted_root(self) -> Path:
+        """The job's own checkout ($GITHUB_WORKSPACE): in the comment workflow that is
+        the default branch, while `workspace` may be a PR head checked out as data."""
+        return self.settings.workspace or self.workspace
 
 
 @dataclass(frozen=True)

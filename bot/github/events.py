@@ -7,6 +7,7 @@ strings, not an enum, because GitHub provides them and adds new ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +75,13 @@ class Ignored:
 
 
 Event = (
-    CommentCreated | PullRequestChanged | ReviewSubmitted | Pushed | Dispatched | Scheduled | Ignored
+    CommentCreated
+    | PullRequestChanged
+    | ReviewSubmitted
+    | Pushed
+    | Dispatched
+    | Scheduled
+    | Ignored
 )
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened", "closed"})
 
@@ -97,38 +104,48 @@ def parse_event(name: str, payload: dict[str, Any]) -> Event:
 
 
 def _parse(name: str, payload: dict[str, Any]) -> Event:
-    action = str(payload.get("action", ""))
-    if name == "issue_comment":
-        return _comment(action, payload)
-    if name == "pull_request":
-        if action not in PR_ACTIONS:
-            return Ignored(f"pull_request {action} is not handled")
-        return PullRequestChanged(action, pr_from_json(payload["pull_request"]))
-    if name == "pull_request_review":
-        if action != "submitted":
-            return Ignored(f"pull_request_review {action} is not handled")
-        review = payload["review"]
-        login, is_bot = _user(review.get("user"))
-        return ReviewSubmitted(
-            _text(review.get("body")), login, is_bot, str(review.get("state", "")),
-            pr_from_json(payload["pull_request"]), str(payload["repository"]["default_branch"]),
-        )  # fmt: skip
-    if name == "push":
-        return Pushed(
-            str(payload["ref"]), str(payload.get("before", "")), str(payload["after"]),
-            str(payload["repository"]["default_branch"]),
-            str((payload.get("pusher") or {}).get("name", "")),
-        )  # fmt: skip
-    if name == "workflow_dispatch":
-        inputs = payload.get("inputs") or {}
-        return Dispatched(
-            _user(payload.get("sender"))[0], str(payload.get("ref", "")),
-            str(payload["repository"]["default_branch"]),
-            {str(k): _text(v) for k, v in inputs.items()},
-        )  # fmt: skip
-    if name == "schedule":
-        return Scheduled(str(payload.get("schedule", "")))
-    return Ignored(f"event {name or '(none)'} is not handled")
+    parser = _PARSERS.get(name)
+    if parser is None:
+        return Ignored(f"event {name or '(none)'} is not handled")
+    return parser(str(payload.get("action", "")), payload)
+
+
+def _pull_request(action: str, payload: dict[str, Any]) -> Event:
+    if action not in PR_ACTIONS:
+        return Ignored(f"pull_request {action} is not handled")
+    return PullRequestChanged(action, pr_from_json(payload["pull_request"]))
+
+
+def _review(action: str, payload: dict[str, Any]) -> Event:
+    if action != "submitted":
+        return Ignored(f"pull_request_review {action} is not handled")
+    review = payload["review"]
+    login, is_bot = _user(review.get("user"))
+    return ReviewSubmitted(
+        _text(review.get("body")), login, is_bot, str(review.get("state", "")),
+        pr_from_json(payload["pull_request"]), str(payload["repository"]["default_branch"]),
+    )  # fmt: skip
+
+
+def _push(_action: str, payload: dict[str, Any]) -> Event:
+    return Pushed(
+        str(payload["ref"]), str(payload.get("before", "")), str(payload["after"]),
+        str(payload["repository"]["default_branch"]),
+        str((payload.get("pusher") or {}).get("name", "")),
+    )  # fmt: skip
+
+
+def _dispatch(_action: str, payload: dict[str, Any]) -> Event:
+    inputs = payload.get("inputs") or {}
+    return Dispatched(
+        _user(payload.get("sender"))[0], str(payload.get("ref", "")),
+        str(payload["repository"]["default_branch"]),
+        {str(k): _text(v) for k, v in inputs.items()},
+    )  # fmt: skip
+
+
+def _schedule(_action: str, payload: dict[str, Any]) -> Event:
+    return Scheduled(str(payload.get("schedule", "")))
 
 
 def _comment(action: str, payload: dict[str, Any]) -> Event:
@@ -142,3 +159,13 @@ def _comment(action: str, payload: dict[str, Any]) -> Event:
         int(issue["number"]), bool(issue.get("pull_request")),
         str(payload["repository"]["default_branch"]),
     )  # fmt: skip
+
+
+_PARSERS: dict[str, Callable[[str, dict[str, Any]], Event]] = {
+    "issue_comment": _comment,
+    "pull_request": _pull_request,
+    "pull_request_review": _review,
+    "push": _push,
+    "workflow_dispatch": _dispatch,
+    "schedule": _schedule,
+}

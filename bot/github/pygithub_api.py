@@ -106,6 +106,7 @@ class PyGithubAPI:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        import requests
         from github import GithubException
 
         try:
@@ -114,6 +115,13 @@ class PyGithubAPI:
             )
         except GithubException as exc:
             raise _error(exc, what) from None
+        except requests.RequestException as exc:
+            # Retries exhausted (5xx, rate limits) or the network is down.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise GitHubError(
+                f"GitHub {what} failed: {reason or exc}",
+                hint="GitHub kept failing after retries; re-run the job later",
+            ) from None
         return data
 
     def _pages(self, url: str, what: str) -> Iterator[dict[str, Any]]:
@@ -238,6 +246,33 @@ class PyGithubAPI:
             "creating the branch",
             body={"ref": f"refs/heads/{branch}", "sha": new_commit["sha"]},
         )
+        return str(new_commit["sha"])
+
+    def update_branch_with_files(
+        self, branch: str, files: dict[str, str | None], message: str
+    ) -> str:
+        """One new commit on existing `branch` (used by bot.llm.revise; added by the LLM part)."""
+        ref = self._call("GET", self._repo(f"/git/ref/heads/{quote(branch)}"), "reading the branch")
+        parent = ref["object"]["sha"]
+        commit = self._call("GET", self._repo(f"/git/commits/{parent}"), "reading the branch")
+        tree = [
+            {"path": path, "mode": "100644", "type": "blob", "content": text}
+            if text is not None
+            else {"path": path, "mode": "100644", "type": "blob", "sha": None}
+            for path, text in sorted(files.items())
+        ]
+        new_tree = self._call(
+            "POST", self._repo("/git/trees"), "writing the tree",
+            body={"base_tree": commit["tree"]["sha"], "tree": tree},
+        )  # fmt: skip
+        new_commit = self._call(
+            "POST", self._repo("/git/commits"), "writing the commit",
+            body={"message": message, "tree": new_tree["sha"], "parents": [parent]},
+        )  # fmt: skip
+        self._call(
+            "PATCH", self._repo(f"/git/refs/heads/{quote(branch)}"), "moving the branch",
+            body={"sha": new_commit["sha"], "force": False},
+        )  # fmt: skip
         return str(new_commit["sha"])
 
     # --- issue comments and reactions -------------------------------------

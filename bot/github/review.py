@@ -22,6 +22,10 @@ from bot.render.text import escape_md
 
 KIND = "review"
 OUTDATED_KIND = "review-outdated"
+# A review with hundreds of inline threads buries the conversation; past this
+# many, the remaining findings go to the review body.
+MAX_INLINE = 50
+FOLD_AFTER = 10
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
 
 
@@ -57,11 +61,14 @@ def plan_review(findings: list[Finding], files: list[ChangedFile]) -> ReviewPlan
             per_line[(f.path, f.line)].append(f)
         else:
             rest.append(f)
+    lines = sorted(per_line.items())
+    for _, items in lines[MAX_INLINE:]:
+        rest.extend(items)
     inline = tuple(
         InlineComment(path, line, "\n".join(finding_line_md(f, with_location=False) for f in items))
-        for (path, line), items in sorted(per_line.items())
+        for (path, line), items in lines[:MAX_INLINE]
     )
-    return ReviewPlan(inline, tuple(rest), len(findings))
+    return ReviewPlan(inline, tuple(sorted(rest)), len(findings))
 
 
 def review_body(
@@ -87,8 +94,11 @@ def review_body(
     if rest:
         lines += ["", "Findings outside the changed lines:" if inline_posted else "Findings:", ""]
         for path, items in by_file(rest).items():
+            # Short groups open, long ones folded: the body stays readable.
+            state = " open" if len(items) <= FOLD_AFTER else ""
             lines.append(
-                f"<details open><summary><code>{escape_md(path)}</code> ({len(items)})</summary>\n"
+                f"<details{state}><summary><code>{escape_md(path)}</code> "
+                f"({len(items)})</summary>\n"
             )
             lines += [f"- {finding_line_md(f)}" for f in items]
             lines.append("\n</details>\n")

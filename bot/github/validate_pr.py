@@ -47,6 +47,8 @@ def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> list[
         targets = all_targets(repo, ())
     else:
         stacks = set(diff.stacks)
+        for changed_env in sorted(diff.environments & set(repo.environments)):
+            stacks |= set(repo.deployments(changed_env))  # an environment file moves all its stacks
         for env in tuple(repo.environments) or (None,):
             stacks |= build_graph(repo, env).dependents(stacks)
         # Deleted files are gone from the workspace; what depends on them is enough.
@@ -78,9 +80,15 @@ def validate_pull_request(
     base_ref: str | None = None,
 ) -> ValidateOutcome:
     from bot.render.findings import to_markdown, to_sarif
+    from bot.repo.changes import GitError
+    from bot.repo.model import RepoError
 
     files = api.pull_request_files(pr.number)
-    findings = run_engine(workspace, changed_paths(files), base_ref)
+    try:
+        findings = run_engine(workspace, changed_paths(files), base_ref)
+    except (RepoError, GitError) as exc:
+        # The repository's own files are inconsistent: that is the finding.
+        findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
         api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files

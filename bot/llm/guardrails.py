@@ -95,15 +95,37 @@ class Signal:
 
 
 _ENCRYPTION_KEYS = {
-    "BucketEncryption", "KmsMasterKeyId", "KmsKeyId", "KMSMasterKeyID", "KmsKeyArn",
-    "Encrypted", "StorageEncrypted", "EncryptionConfig", "SSESpecification",
-    "SqsManagedSseEnabled", "EnableKeyRotation", "EncryptionConfiguration",
-}  # fmt: skip
+    "BucketEncryption",
+    "KmsMasterKeyId",
+    "KmsKeyId",
+    "KMSMasterKeyID",
+    "KmsKeyArn",
+    "Encrypted",
+    "StorageEncrypted",
+    "EncryptionConfig",
+    "SSESpecification",
+    "SqsManagedSseEnabled",
+    "EnableKeyRotation",
+    "EncryptionConfiguration",
+}
 _SUPPRESSION_KEYS = {"SuppressedRules", "ignore_checks", "rules_to_suppress"}
-_PUBLIC_TRUE = {"PubliclyAccessible", "EndpointPublicAccess", "MapPublicIpOnLaunch",
-                "privileged", "hostNetwork", "hostPID", "allowPrivilegeEscalation"}  # fmt: skip
-_PUBLIC_FALSE = {"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
-                 "RestrictPublicBuckets", "runAsNonRoot", "readOnlyRootFilesystem"}  # fmt: skip
+_PUBLIC_TRUE = {
+    "PubliclyAccessible",
+    "EndpointPublicAccess",
+    "MapPublicIpOnLaunch",
+    "privileged",
+    "hostNetwork",
+    "hostPID",
+    "allowPrivilegeEscalation",
+}
+_PUBLIC_FALSE = {
+    "BlockPublicAcls",
+    "BlockPublicPolicy",
+    "IgnorePublicAcls",
+    "RestrictPublicBuckets",
+    "runAsNonRoot",
+    "readOnlyRootFilesystem",
+}
 _OPEN = {"0.0.0.0/0", "::/0"}
 _WILDCARD_ACTION = re.compile(r"^(\*|[a-z0-9-]+:\*)$")
 
@@ -118,6 +140,13 @@ def _walk(node: Any, where: str = "") -> Iterator[tuple[str, str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item, where)
+
+
+def _flatten(nodes: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for n in nodes:
+        out += _flatten(n) if isinstance(n, list) else [n]
+    return out
 
 
 def _falsy(value: Any) -> bool:
@@ -162,15 +191,21 @@ def _statement_signals(where: str, doc: Any) -> set[Signal]:
     # `_walk` drops list indexes, so re-find the statements under `where` and
     # judge each Allow statement for wildcards.
     out: set[Signal] = set()
-    node: Any = doc
+    nodes: list[Any] = [doc]
     for part in where.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return out
-    for stmt in _as_list(node):
+        nodes = [n[part] for n in _flatten(nodes) if isinstance(n, dict) and part in n]
+    statements = [s for n in nodes for s in _as_list(n)]
+    for stmt in statements:
         if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
             continue
+        if "KeyPolicy" in where and _account_root_only(stmt.get("Principal")):
+            continue  # the AWS default key policy: delegates to IAM, Resource "*" is this key
+        principal = stmt.get("Principal")
+        anyone = principal == "*" or (
+            isinstance(principal, dict) and "*" in [str(p) for p in _as_list(principal.get("AWS"))]
+        )
+        if anyone and "AssumeRolePolicyDocument" in where:
+            out.add(Signal("public", f"{where} Principal * may assume the role"))
         actions = [str(a) for a in _as_list(stmt.get("Action", []))]
         resources = [str(r) for r in _as_list(stmt.get("Resource", []))]
         if any(_WILDCARD_ACTION.match(a) for a in actions):
@@ -180,13 +215,22 @@ def _statement_signals(where: str, doc: Any) -> set[Signal]:
     return out
 
 
+def _account_root_only(principal: Any) -> bool:
+    if not isinstance(principal, dict) or set(principal) != {"AWS"}:
+        return False
+    # !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" loads as {"Fn::Sub": ...}
+    return all(str(p).rstrip("'\"}").endswith(":root") for p in _as_list(principal["AWS"]))
+
+
 def weakened(old_doc: Any, new_doc: Any) -> list[Signal]:
     """Signals that make the new document weaker than the old one."""
     old, new = signals(old_doc), signals(new_doc)
     added = sorted(s for s in new - old if s.kind != "encryption-present")
-    removed = sorted(
-        Signal("encryption", s.where) for s in old - new if s.kind == "encryption-present"
-    )
+    gone = sorted(s.where for s in old - new if s.kind == "encryption-present")
+    # A removed BucketEncryption takes its KMSMasterKeyID with it: report the top one.
+    removed = [
+        Signal("encryption", w) for w in gone if not any(w.startswith(g + ".") for g in gone)
+    ]
     return added + removed
 
 

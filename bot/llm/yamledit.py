@@ -41,11 +41,13 @@ def _yaml() -> Any:
 
 def to_node(value: Any) -> Any:
     """JSON value -> ruamel nodes, with scalar intrinsics as tagged scalars."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+    from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, TaggedScalar
 
+    if isinstance(value, CommentedBase | TaggedScalar):
+        return value  # already a round-trip node (a blueprint snippet): keep its tags as-is
     if isinstance(value, dict):
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key in _SHORT_TAGS and isinstance(arg, str):
                 return TaggedScalar(value=arg, tag=_SHORT_TAGS[key])
         node = CommentedMap()
@@ -124,4 +126,24 @@ def apply_ops(text: str, ops: Sequence[YamlOp]) -> str:
         apply_op(doc, op)
     out = io.StringIO()
     yaml.dump(doc, out)
-    return out.getvalue()
+    return keep_section_breaks(text, out.getvalue())
+
+
+def keep_section_breaks(before: str, after: str) -> str:
+    """Top-level keys that had a blank line above them keep it.
+
+    ruamel attaches a blank line to the end of the node before it, so a resource
+    appended to the last section takes the break that separated the sections.
+    """
+    spaced = {
+        line.split(":", 1)[0]
+        for prev, line in zip(before.splitlines(), before.splitlines()[1:], strict=False)
+        if not prev.strip() and line[:1].isalpha()
+    }
+    out: list[str] = []
+    for line in after.splitlines():
+        key = line.split(":", 1)[0] if line[:1].isalpha() else None
+        if key in spaced and out and out[-1].strip():
+            out.append("")
+        out.append(line)
+    return "\n".join(out) + "\n"

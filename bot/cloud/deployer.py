@@ -1,0 +1,258 @@
+"""`deploy`: execute exactly the change set reviewed for this commit and template hash.
+
+Nothing else runs: no change set -> refused (the CLI may replan on request),
+a change set for the same commit but another hash -> refused (the files changed
+after review). Stacks go in dependency order; the first failure stops the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bot.cloud.adapter import CloudFormationApi
+from bot.cloud.events import (
+    Ending,
+    FailedResource,
+    StackEvent,
+    ending,
+    failed_resources,
+    new_events,
+)
+from bot.cloud.preview import is_no_changes, stack_state_advice, tags_of
+from bot.cloud.spec import CHANGE_SET_PREFIX, TAG_COMMIT, TAG_HASH, StackSpec, parse_description
+from bot.cloud.waiting import Clock
+
+DEPLOY_TIMEOUT = 3600.0
+
+
+class Result(StrEnum):
+    DEPLOYED = "deployed"
+    UNCHANGED = "unchanged"
+    NOT_PLANNED = "not planned"
+    STALE_PLAN = "changed after planning"
+    BLOCKED = "blocked"
+    ROLLED_BACK = "rolled back"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    SKIPPED = "skipped"
+
+    @property
+    def ok(self) -> bool:
+        return self in {Result.DEPLOYED, Result.UNCHANGED}
+
+
+@dataclass(frozen=True)
+class StackResult:
+    env: str
+    stack: str
+    stack_name: str
+    result: Result
+    message: str
+    commit: str
+    template_hash: str
+    change_set: str | None = None
+    final_status: str | None = None
+    failures: tuple[FailedResource, ...] = ()
+
+
+EventSink = Callable[[StackSpec, StackEvent], None]
+DeployHook = Callable[[StackResult], None]
+
+
+def _result(spec: StackSpec, result: Result, message: str, **kw: Any) -> StackResult:
+    return StackResult(
+        spec.env,
+        spec.stack,
+        spec.stack_name,
+        result,
+        message,
+        spec.commit,
+        spec.template_hash,
+        **kw,
+    )
+
+
+def already_deployed(spec: StackSpec, stack: dict[str, Any] | None) -> str | None:
+    """Why this deploy is a no-op, or None. Pure."""
+    if stack is None or ending(str(stack.get("StackStatus", ""))) is not Ending.SUCCEEDED:
+        return None
+    tags = tags_of(stack)
+    if tags.get(TAG_HASH) != spec.template_hash:
+        return None
+    if tags.get(TAG_COMMIT) == spec.commit:
+        return f"already deployed at {spec.commit[:12]}"
+    return f"the same template and parameters are deployed (from {tags.get(TAG_COMMIT, '?')[:12]})"
+
+
+def find_plan(spec: StackSpec, summaries: list[dict[str, Any]]) -> tuple[Result, str] | None:
+    """Refusal (result, message) when no executable change set matches spec, else None. Pure."""
+    names = {str(s.get("ChangeSetName")) for s in summaries}
+    if spec.change_set_name in names:
+        return None
+    same_commit = sorted(
+        n for n in names if n.startswith(f"{CHANGE_SET_PREFIX}{spec.commit[:12]}-")
+    )
+    if same_commit:
+        return (
+            Result.STALE_PLAN,
+            f"{spec.stack_name}: the template or parameters changed after planning "
+            f"(planned: {', '.join(same_commit)}; now sha256 {spec.template_hash[:8]}). "
+            "Refusing to deploy what was not reviewed; plan again and review the new preview.",
+        )
+    return (
+        Result.NOT_PLANNED,
+        f"{spec.stack_name}: no change set was planned for commit {spec.commit[:12]} "
+        "(run `infra-bot plan`, review it, or pass --replan to plan and deploy now).",
+    )
+
+
+def verify_change_set(spec: StackSpec, desc: dict[str, Any]) -> str | None:
+    """Why this change set must not be executed, or None. Pure."""
+    identity = parse_description(desc.get("Description"))
+    if identity != (spec.commit, spec.template_hash):
+        return (
+            f"{spec.stack_name}: change set {spec.change_set_name} was not created for commit "
+            f"{spec.commit[:12]} with sha256 {spec.template_hash[:8]} (it says {identity})"
+        )
+    if desc.get("Status") != "CREATE_COMPLETE" or desc.get("ExecutionStatus") != "AVAILABLE":
+        return (
+            f"{spec.stack_name}: change set {spec.change_set_name} is not executable "
+            f"({desc.get('Status')}/{desc.get('ExecutionStatus')}: {desc.get('StatusReason')})"
+        )
+    return None
+
+
+def deploy_stack(  # noqa: PLR0911 - one guard clause per reason to refuse
+    cfn: CloudFormationApi,
+    spec: StackSpec,
+    clock: Clock,
+    *,
+    on_event: EventSink | None = None,
+    timeout: float = DEPLOY_TIMEOUT,
+) -> StackResult:
+    stack = cfn.describe_stack(spec.stack_name)
+    status = stack.get("StackStatus") if stack else None
+    noop = already_deployed(spec, stack)
+    if noop:
+        return _result(spec, Result.UNCHANGED, noop, final_status=status)
+    advice = stack_state_advice(spec.stack_name, status)
+    if advice:
+        return _result(spec, Result.BLOCKED, advice, final_status=status)
+    refusal = find_plan(spec, cfn.list_change_sets(spec.stack_name) if stack else [])
+    if refusal:
+        return _result(spec, refusal[0], refusal[1], final_status=status)
+    desc = cfn.describe_change_set(spec.stack_name, spec.change_set_name)
+    if desc is None:
+        return _result(spec, Result.NOT_PLANNED, f"{spec.stack_name}: change set vanished")
+    if is_no_changes(desc):
+        return _result(spec, Result.UNCHANGED, "no changes", change_set=spec.change_set_name)
+    if desc.get("Status") == "FAILED":
+        # Typical for a new environment: planned before the stacks it imports from existed.
+        return _result(spec, Result.NOT_PLANNED,
+                       f"{spec.stack_name}: the planned change set failed "
+                       f"({desc.get('StatusReason')}); --replan plans it again now",
+                       change_set=spec.change_set_name)  # fmt: skip
+    problem = verify_change_set(spec, desc)
+    if problem:
+        return _result(spec, Result.STALE_PLAN, problem, change_set=spec.change_set_name)
+    seen = {str(e.get("EventId")) for e in cfn.stack_events(spec.stack_name)}
+    cfn.execute_change_set(spec.stack_name, spec.change_set_name)
+    return _watch(cfn, spec, clock, seen, on_event=on_event, timeout=timeout)
+
+
+def _watch(
+    cfn: CloudFormationApi,
+    spec: StackSpec,
+    clock: Clock,
+    seen: set[str],
+    *,
+    on_event: EventSink | None,
+    timeout: float,
+) -> StackResult:
+    deadline = clock.monotonic() + timeout
+    events: list[StackEvent] = []
+    while True:
+        fresh = new_events(cfn.stack_events(spec.stack_name), seen)
+        for e in fresh:
+            seen.add(e.event_id)
+            if on_event:
+                on_event(spec, e)
+        events.extend(fresh)
+        stack = cfn.describe_stack(spec.stack_name)
+        status = str(stack.get("StackStatus", "")) if stack else "DELETE_COMPLETE"
+        end = ending(status)
+        if end is not None:
+            break
+        if clock.monotonic() >= deadline:
+            return _result(
+                spec,
+                Result.TIMED_OUT,
+                f"{spec.stack_name}: still {status} after {timeout:.0f} s; CloudFormation "
+                "carries on, check `infra-bot status` before retrying",
+                change_set=spec.change_set_name,
+                final_status=status,
+            )
+        clock.sleep(clock.poll_seconds)
+    failures = tuple(failed_resources(events))
+    if end is Ending.SUCCEEDED:
+        return _result(
+            spec,
+            Result.DEPLOYED,
+            f"{spec.stack_name}: {status}",
+            change_set=spec.change_set_name,
+            final_status=status,
+        )
+    result = Result.ROLLED_BACK if end is Ending.ROLLED_BACK else Result.FAILED
+    reason = str(stack.get("StackStatusReason") or "") if stack else ""
+    message = f"{spec.stack_name}: {status}" + (f" ({reason})" if reason else "")
+    return _result(
+        spec,
+        result,
+        message,
+        change_set=spec.change_set_name,
+        final_status=status,
+        failures=failures,
+    )
+
+
+def skipped(rest: list[StackSpec], failed: str) -> list[StackResult]:
+    """The stacks after a failure: not started."""
+    return [
+        _result(s, Result.SKIPPED, f"{s.stack_name}: not started, {failed} did not deploy")
+        for s in rest
+    ]
+
+
+def deploy_stacks(
+    cfn_for: Callable[[StackSpec], CloudFormationApi],
+    specs: list[StackSpec],
+    clock: Clock,
+    *,
+    on_event: EventSink | None = None,
+    on_result: DeployHook | None = None,
+    replan: Callable[[StackSpec], None] | None = None,
+    timeout: float = DEPLOY_TIMEOUT,
+) -> list[StackResult]:
+    """Deploy in order; after the first stack that is not ok, the rest are SKIPPED.
+
+    `replan` (the CLI's --replan) plans a stack that has no change set and tries once
+    more; a plan that changed after review is never replanned here.
+    `on_result` is the hook for deploy records (GitHub deployments) per stack.
+    """
+    results: list[StackResult] = []
+    for i, spec in enumerate(specs):
+        cfn = cfn_for(spec)
+        res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout)
+        if res.result is Result.NOT_PLANNED and replan is not None:
+            replan(spec)
+            res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout)
+        results.append(res)
+        if on_result:
+            on_result(res)
+        if not res.result.ok:
+            results += skipped(specs[i + 1 :], spec.stack)
+            break
+    return results

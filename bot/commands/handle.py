@@ -1,0 +1,91 @@
+"""`infra-bot handle`: the GitHub Actions entry point for every event.
+
+Reads the Actions environment once (bot.settings), builds the API adapter,
+parses the event payload and hands it to the router. Events it does not handle
+exit 0 quietly, so one workflow can call it for everything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.commands.common import fail
+
+if TYPE_CHECKING:
+    from bot.github.api import GitHubAPI
+    from bot.github.context import Outcome
+    from bot.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("handle")(handle)
+
+
+def handle(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", help="Checkout the checks read (default: $GITHUB_WORKSPACE)."),
+    ] = None,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF here.")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="The deploy job's environment.")] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Run this /infra command for the event's PR (workflow steps)."),
+    ] = None,
+) -> None:
+    """Handle the GitHub event of this workflow run ($GITHUB_EVENT_NAME, $GITHUB_EVENT_PATH)."""
+    from bot.github.actions import log
+    from bot.github.api import GitHubError
+    from bot.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    except GitHubError as exc:
+        raise fail(str(exc), code=1) from None
+    log(outcome.note)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def run_handle(
+    settings: Settings,
+    *,
+    api: GitHubAPI | None = None,
+    workspace: Path | None = None,
+    sarif: Path | None = None,
+    env: str | None = None,
+    run: str | None = None,
+) -> Outcome:
+    """Parse the event and route it; `api` defaults to PyGithub against $GITHUB_API_URL."""
+    from bot.github.context import Context
+    from bot.github.events import parse_event
+    from bot.github.pygithub_api import PyGithubAPI, make_retry
+    from bot.github.router import route
+    from bot.settings import SettingsError
+
+    event = parse_event(settings.event_name, settings.load_event())
+    if api is None:
+        if not settings.repository:
+            raise SettingsError("GITHUB_REPOSITORY is not set; run inside GitHub Actions")
+        api = PyGithubAPI(
+            settings.repository,
+            settings.token.get_secret_value(),
+            base_url=settings.api_url,
+            retry=make_retry(backoff=settings.retry_backoff),
+            write_pause=settings.write_pause,
+        )
+    ctx = Context(
+        api=api,
+        settings=settings,
+        workspace=(workspace or settings.workspace or Path.cwd()).resolve(),
+        sarif_path=sarif,
+        env=env or settings.bound_environment,
+        run_command=run,
+    )
+    return route(ctx, event)

@@ -1,0 +1,112 @@
+"""`/infra <follow-up>` on an infra-bot pull request: revise it in place.
+
+The PR's files (as they are on its head) are laid over a copy of the default
+branch, the reviewers' comments go into the prompt as extra (delimited) data,
+and the result is one more commit on the same branch plus a comment saying
+what changed. Only branches the bot opened, never forks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from bot.github.api import GitHubAPI, PullRequestInfo
+from bot.llm.bedrock import Proposer
+from bot.llm.loop import Checker, Proposal, generate
+from bot.llm.pr import BRANCH_PREFIX
+from bot.llm.render import changes_section, checks_section, refusal, usage_line, warning_block
+from bot.llm.workspace import Workspace
+
+MAX_COMMENTS = 20
+MAX_COMMENT_CHARS = 2000
+
+
+@runtime_checkable
+class BranchUpdater(Protocol):
+    def update_branch_with_files(
+        self, branch: str, files: dict[str, str | None], message: str
+    ) -> str: ...
+
+
+@dataclass(frozen=True)
+class Revision:
+    proposal: Proposal | None
+    commit: str | None
+    reply: str
+
+
+def refusal_reason(pr: PullRequestInfo) -> str | None:
+    """Why this PR cannot be revised by the bot (pure)."""
+    if not pr.head_ref.startswith(BRANCH_PREFIX):
+        return f"only pull requests the bot opened (branches {BRANCH_PREFIX}...) can be revised"
+    if pr.from_fork:
+        return "pull requests from forks are never revised"
+    if pr.state != "open":
+        return "the pull request is closed"
+    return None
+
+
+def reviewer_comments(github: GitHubAPI, number: int) -> list[str]:
+    """What people (not bots) said on the PR, newest last, bounded."""
+    texts = [f"{c.author} on {c.path}:{c.line or ''}: {c.body}"
+             for c in github.list_review_comments(number)]  # fmt: skip
+    texts += [f"{c.author}: {c.body}" for c in github.list_issue_comments(number)
+              if not c.author_is_bot and not c.body.lstrip().startswith("/infra")]  # fmt: skip
+    texts += [f"{r.author} (review): {r.body}" for r in github.list_reviews(number) if r.body]
+    return [t[:MAX_COMMENT_CHARS] for t in texts[-MAX_COMMENTS:]]
+
+
+def _overlay(ws: Workspace, github: GitHubAPI, pr: PullRequestInfo) -> list[str]:
+    paths = []
+    for changed in github.pull_request_files(pr.number):
+        text = github.read_file(changed.path, pr.head_sha)
+        target = ws.root / changed.path
+        if text is None or changed.path.split("/")[0] not in ("stacks", "environments",
+                                                               "helm-values"):  # fmt: skip
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        paths.append(changed.path)
+    return paths
+
+
+def revise_pull_request(
+    request_text: str,
+    pr: PullRequestInfo,
+    repo_root: Path,
+    github: GitHubAPI,
+    branches: BranchUpdater,
+    proposer: Proposer,
+    checker: Checker,
+    *,
+    max_rounds: int = 3,
+    budget_tokens: int = 24000,
+    extra_comments: Iterable[str] = (),
+) -> Revision:
+    reason = refusal_reason(pr)
+    if reason:
+        return Revision(None, None, f"I can't revise this pull request: {reason}.")
+    ws = Workspace.copy_of(repo_root)
+    try:
+        _overlay(ws, github, pr)
+        # The workspace (main + the PR's files) is what the model sees and edits.
+        base = Workspace(origin=repo_root, root=ws.root)
+        comments = [*reviewer_comments(github, pr.number), *extra_comments]
+        proposal, _ = generate(
+            request_text, ws.root, proposer, checker, max_rounds=max_rounds,
+            budget_tokens=budget_tokens, reviewer_comments=comments, workspace=base,
+        )  # fmt: skip
+    finally:
+        ws.remove()
+    if not proposal.changes:
+        return Revision(proposal, None, refusal(proposal))
+    sha = branches.update_branch_with_files(
+        pr.head_ref, dict(proposal.files), f"infra-bot: {request_text[:60]}"
+    )
+    parts = [warning_block(proposal.warnings)] if proposal.warnings else []
+    parts += [f"Revised in {sha[:12]}.\n", changes_section(proposal), checks_section(proposal),
+              usage_line(proposal)]  # fmt: skip
+    return Revision(proposal, sha, "\n".join(parts))

@@ -1,0 +1,976 @@
+"""A stateful fake of the GitHub REST API, served through `responses`.
+
+One fake for every test that talks to GitHub (and for the local demo): PyGithub
+(or plain `requests`) sends real HTTP requests to `http://127.0.0.1:<port>/api/v3`
+(a GitHub Enterprise Server-shaped base URL), `responses` intercepts them, and
+the fake answers from its in-memory state the way github.com does: ids, users,
+timestamps, pagination, 404/422 errors. Every request is recorded, so tests can
+count them.
+
+    with FakeGitHub() as gh:
+        gh.add_user("alice", permission="write")
+        pr = gh.add_pull_request(files={"stacks/vpc.yaml": "..."}, author="alice")
+        api = gh.client()                      # bot.github.pygithub_api.PyGithubAPI
+        ...
+        assert gh.count("POST", r"/pulls/\\d+/reviews$") == 1
+
+Covered: repository, contents, collaborator permission, teams, issues and
+issue comments, reactions, pull requests and their files, reviews and review
+comments, commit statuses, check runs, git refs/commits/trees/blobs (enough to
+open a PR from a new branch), deployments and deployment statuses, environments.
+Error injection: `fail_next(method, path_regex, status, ...)`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+import responses
+
+JSON = dict[str, Any]
+Handler = Callable[..., tuple[int, Any]]
+BASE_URL = "http://127.0.0.1:9/api/v3"
+PAYLOADS = Path(__file__).parent / "github_payloads"
+_T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str  # without the API prefix, e.g. /repos/acme/infra/pulls/1
+    query: dict[str, str]
+    body: Any
+    status: int
+
+
+@dataclass
+class _Failure:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    body: JSON
+    headers: dict[str, str]
+    times: int
+
+
+@dataclass
+class Repo:
+    full_name: str
+    default_branch: str = "main"
+    private: bool = False
+    refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> sha
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha1("\0".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def right_side_lines(patch: str | None) -> set[int]:
+    """Lines GitHub accepts review comments on (independent of the bot's parser)."""
+    out: set[int] = set()
+    line = None
+    for raw in (patch or "").splitlines():
+        if raw.startswith("@@"):
+            m = re.search(r"\+(\d+)", raw)
+            line = int(m.group(1)) if m else None
+            continue
+        if line is None or raw.startswith("-") or raw.startswith("\\"):
+            continue
+        out.add(line)
+        line += 1
+    return out
+
+
+def make_patch(old: str | None, new: str | None) -> str | None:
+    """A unified diff of the whole file as GitHub's `patch` field shows it."""
+    import difflib
+
+    if new is None:
+        return None
+    a = (old or "").splitlines()
+    b = new.splitlines()
+    lines = list(difflib.unified_diff(a, b, lineterm="", n=3))
+    return "\n".join(lines[2:]) if lines else None
+
+
+class FakeGitHub:
+    def __init__(
+        self,
+        repo: str = "acme/infra",
+        *,
+        base_url: str = BASE_URL,
+        default_branch: str = "main",
+        bot_login: str = "github-actions[bot]",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._prefix = urlsplit(self.base_url).path
+        self.bot_login = bot_login
+        self.repos: dict[str, Repo] = {}
+        self.repo = self.add_repo(repo, default_branch)
+        self.users: dict[str, JSON] = {}
+        self.permissions: dict[tuple[str, str], str] = {}  # (repo, login) -> role
+        self.teams: dict[tuple[str, str], set[str]] = {}
+        self.issues: dict[int, JSON] = {}
+        self.pulls: dict[int, JSON] = {}
+        self.pull_files: dict[int, list[JSON]] = {}
+        self.comments: dict[int, JSON] = {}
+        self.reactions: list[JSON] = []
+        self.reviews: dict[int, JSON] = {}
+        self.review_comments: dict[int, JSON] = {}
+        self.statuses: dict[str, list[JSON]] = {}
+        self.check_runs: dict[int, JSON] = {}
+        self.commits: dict[str, JSON] = {}
+        self.trees: dict[str, dict[str, str]] = {}  # tree sha -> path -> blob sha
+        self.blobs: dict[str, str] = {}
+        self.deployments: dict[int, JSON] = {}
+        self.deployment_statuses: dict[int, list[JSON]] = {}
+        self.environments: dict[str, JSON] = {}
+        self.requests: list[Recorded] = []
+        self._failures: list[_Failure] = []
+        self._ids = itertools.count(1001)
+        self._numbers = itertools.count(1)
+        self._clock = itertools.count(1)
+        self._mock: responses.RequestsMock | None = None
+        self.add_user(bot_login, permission="write", bot=True)
+        self.commit_files({}, message="initial commit")
+
+    # --- lifecycle ----------------------------------------------------------
+    def __enter__(self) -> FakeGitHub:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self._mock.start()
+        pattern = re.compile(re.escape(self.base_url) + r"/.*")
+        for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+            self._mock.add_callback(method, pattern, callback=self._dispatch)
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock.reset()
+            self._mock = None
+
+    def client(self, *, retries: int = 3, token: str = "ghs_test") -> Any:
+        """The bot's real adapter, pointed at this fake, without pauses between calls."""
+        from bot.github.pygithub_api import PyGithubAPI, make_retry
+
+        return PyGithubAPI(
+            self.repo.full_name, token, base_url=self.base_url,
+            retry=make_retry(total=retries, backoff=0, secondary_wait=0), write_pause=0,
+        )  # fmt: skip
+
+    def environ(self, event_name: str, event_path: str, **extra: str) -> dict[str, str]:
+        """The Actions environment a workflow run against this fake would see."""
+        # Every variable Settings reads is set, so a test run inside a real
+        # Actions job never picks up that job's summary file or workspace.
+        env = {
+            "GITHUB_STEP_SUMMARY": "",
+            "GITHUB_OUTPUT": "",
+            "GITHUB_WORKSPACE": "",
+            "RUNNER_TEMP": "",
+            "GITHUB_SHA": "",
+            "GITHUB_REF": "",
+            "GITHUB_ACTOR": "",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_EVENT_PATH": event_path,
+            "GITHUB_API_URL": self.base_url,
+            "GITHUB_SERVER_URL": "http://127.0.0.1:9",
+            "GITHUB_REPOSITORY": self.repo.full_name,
+            "GITHUB_TOKEN": "ghs_test",
+            "GITHUB_RUN_ID": "4242",
+            "INFRA_BOT_WRITE_PAUSE": "0",
+            "INFRA_BOT_RETRY_BACKOFF": "0",
+        }
+        env.update(extra)
+        return env
+
+    # --- state setup ----------------------------------------------------------
+    def now(self) -> str:
+        return (_T0 + timedelta(minutes=next(self._clock))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def add_repo(self, full_name: str, default_branch: str = "main") -> Repo:
+        repo = Repo(full_name, default_branch)
+        self.repos[full_name] = repo
+        return repo
+
+    def add_user(self, login: str, *, permission: str | None = None, bot: bool = False) -> JSON:
+        user = {"login": login, "id": next(self._ids), "type": "Bot" if bot else "User",
+                "html_url": f"http://127.0.0.1:9/{login}"}  # fmt: skip
+        self.users[login] = user
+        if permission:
+            self.permissions[(self.repo.full_name, login)] = permission
+        return user
+
+    def add_team(self, org: str, slug: str, members: list[str]) -> None:
+        self.teams[(org, slug)] = set(members)
+
+    def _user(self, login: str) -> JSON:
+        return self.users.get(login) or self.add_user(login)
+
+    def commit_files(
+        self,
+        files: dict[str, str | None],
+        *,
+        branch: str | None = None,
+        message: str = "change",
+        date: str | None = None,
+        repo: Repo | None = None,
+    ) -> str:
+        """Commit on `branch` (created off the default branch if new); returns the sha."""
+        repo = repo or self.repo
+        branch = branch or repo.default_branch
+        parent = repo.refs.get(f"heads/{branch}") or repo.refs.get(f"heads/{repo.default_branch}")
+        tree = dict(self.trees[self.commits[parent]["tree"]]) if parent else {}
+        for path, text in files.items():
+            if text is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = self._blob(text)
+        sha = self._commit(tree, [parent] if parent else [], message, date)
+        repo.refs[f"heads/{branch}"] = sha
+        return sha
+
+    def _blob(self, text: str) -> str:
+        sha = _sha("blob", text)
+        self.blobs[sha] = text
+        return sha
+
+    def _commit(self, tree: dict[str, str], parents: list[str], message: str,
+                date: str | None = None) -> str:  # fmt: skip
+        tree_sha = _sha("tree", *sorted(f"{p}:{b}" for p, b in tree.items()))
+        self.trees[tree_sha] = tree
+        when = date or self.now()
+        sha = _sha("commit", tree_sha, *parents, message, when)
+        self.commits[sha] = {
+            "sha": sha, "tree": tree_sha, "parents": parents, "message": message,
+            "date": when,
+        }  # fmt: skip
+        return sha
+
+    def file_at(self, ref: str, path: str) -> str | None:
+        sha = self._resolve(ref)
+        if sha is None:
+            return None
+        blob = self.trees[self.commits[sha]["tree"]].get(path)
+        return self.blobs[blob] if blob else None
+
+    def _resolve(self, ref: str, repo: Repo | None = None) -> str | None:
+        repo = repo or self.repo
+        if ref in self.commits:
+            return ref
+        return repo.refs.get(f"heads/{ref}") or repo.refs.get(ref.removeprefix("refs/"))
+
+    def add_issue(self, *, title: str = "An issue", body: str = "", author: str = "alice") -> JSON:
+        number = next(self._numbers)
+        issue = {
+            "number": number, "title": title, "body": body, "user": self._user(author),
+            "state": "open", "labels": [], "created_at": self.now(),
+            "html_url": f"http://127.0.0.1:9/{self.repo.full_name}/issues/{number}",
+        }  # fmt: skip
+        self.issues[number] = issue
+        return issue
+
+    def add_pull_request(
+        self,
+        files: dict[str, str | None],
+        *,
+        title: str = "Change infrastructure",
+        author: str = "alice",
+        branch: str = "feature",
+        fork: str | None = None,
+        draft: bool = False,
+        body: str = "",
+        date: str | None = None,
+    ) -> JSON:
+        """A PR whose head commit changes `files` on top of the default branch."""
+        head_repo = self.repos.get(fork or "") or (
+            self.add_repo(fork, self.repo.default_branch) if fork else self.repo
+        )
+        if fork:
+            head_repo.refs.setdefault(
+                f"heads/{branch}", self.repo.refs[f"heads/{self.repo.default_branch}"]
+            )
+        base_sha = self.repo.refs[f"heads/{self.repo.default_branch}"]
+        old = {p: self.file_at(base_sha, p) for p in files}
+        head = self.commit_files(files, branch=branch, message=title, date=date, repo=head_repo)
+        issue = self.add_issue(title=title, body=body, author=author)
+        number = issue["number"]
+        issue["pull_request"] = {
+            "url": f"{self.base_url}/repos/{self.repo.full_name}/pulls/{number}"
+        }
+        pr = {
+            "number": number, "title": title, "body": body, "state": "open", "draft": draft,
+            "merged": False, "merged_at": None, "user": self._user(author),
+            "html_url": f"http://127.0.0.1:9/{self.repo.full_name}/pull/{number}",
+            "head": {"ref": branch, "sha": head, "repo": self._repo_json(head_repo)},
+            "base": {"ref": self.repo.default_branch, "sha": base_sha,
+                     "repo": self._repo_json(self.repo)},
+        }  # fmt: skip
+        self.pulls[number] = pr
+        self.pull_files[number] = [self._file_json(p, old[p], t) for p, t in files.items()]
+        return pr
+
+    def push_to_pull_request(self, number: int, files: dict[str, str | None],
+                             *, date: str | None = None) -> str:  # fmt: skip
+        """A new head commit on the PR branch (a `synchronize`)."""
+        pr = self.pulls[number]
+        repo = self.repos[pr["head"]["repo"]["full_name"]]
+        head = self.commit_files(files, branch=pr["head"]["ref"], date=date, repo=repo)
+        pr["head"]["sha"] = head
+        by_path = {f["filename"]: f for f in self.pull_files[number]}
+        base_sha = pr["base"]["sha"]
+        for path in files:
+            by_path[path] = self._file_json(
+                path, self.file_at(base_sha, path), self.file_at(head, path)
+            )
+        self.pull_files[number] = list(by_path.values())
+        return head
+
+    def merge_pull_request(self, number: int, *, message: str | None = None) -> str:
+        """Merge like the "Create a merge commit" button; returns the merge commit sha."""
+        pr = self.pulls[number]
+        base_ref = f"heads/{pr['base']['ref']}"
+        base_sha = self.repo.refs[base_ref]
+        head_sha = pr["head"]["sha"]
+        tree = dict(self.trees[self.commits[base_sha]["tree"]])
+        for f in self.pull_files[number]:
+            text = self.file_at(head_sha, f["filename"])
+            if text is None:
+                tree.pop(f["filename"], None)
+            else:
+                tree[f["filename"]] = self._blob(text)
+        title = message or f"Merge pull request #{number} from {pr['head']['ref']}"
+        sha = self._commit(tree, [base_sha, head_sha], title)
+        self.repo.refs[base_ref] = sha
+        pr.update({"state": "closed", "merged": True, "merged_at": self.now(),
+                   "merge_commit_sha": sha})  # fmt: skip
+        self.issues[number]["state"] = "closed"
+        return sha
+
+    def _file_json(self, path: str, old: str | None, new: str | None) -> JSON:
+        status = "removed" if new is None else ("added" if old is None else "modified")
+        patch = make_patch(old, new)
+        return {"filename": path, "status": status, "patch": patch,
+                "additions": sum(1 for x in (patch or "").splitlines() if x.startswith("+")),
+                "sha": _sha("blob", new or "")}  # fmt: skip
+
+    def _repo_json(self, repo: Repo) -> JSON:
+        owner = repo.full_name.split("/")[0]
+        return {
+            "id": abs(hash(repo.full_name)) % 10**8, "full_name": repo.full_name,
+            "name": repo.full_name.split("/")[1], "private": repo.private,
+            "default_branch": repo.default_branch, "fork": repo is not self.repo,
+            "owner": {"login": owner, "type": "Organization"},
+            "url": f"{self.base_url}/repos/{repo.full_name}",
+        }  # fmt: skip
+
+    def add_comment(self, number: int, body: str, *, author: str = "alice") -> JSON:
+        comment = {
+            "id": next(self._ids), "body": body, "user": self._user(author),
+            "created_at": self.now(), "updated_at": None,
+            "html_url": f"http://127.0.0.1:9/{self.repo.full_name}/issues/{number}#c",
+            "issue_number": number,
+        }  # fmt: skip
+        comment["updated_at"] = comment["created_at"]
+        self.comments[comment["id"]] = comment
+        return comment
+
+    # --- webhook payloads (the files in tests/github_payloads, filled from this state)
+    def payload(self, name: str) -> JSON:
+        data: JSON = json.loads((PAYLOADS / f"{name}.json").read_text())
+        for key in ("repository",):
+            if key in data:
+                data[key].update(self._repo_json(self.repo))
+        return data
+
+    def comment_event(self, comment: JSON, *, action: str = "created") -> JSON:
+        number = comment["issue_number"]
+        is_pr = number in self.pulls
+        data = self.payload("issue_comment.created.pr" if is_pr else "issue_comment.created")
+        data["action"] = action
+        data["comment"].update({k: comment[k] for k in ("id", "body", "user", "html_url")})
+        issue = self.issues[number]
+        data["issue"].update({"number": number, "title": issue["title"], "user": issue["user"]})
+        data["sender"] = comment["user"]
+        return data
+
+    def pull_request_event(self, number: int, action: str = "opened") -> JSON:
+        name = f"pull_request.{action}"
+        data = self.payload(name if (PAYLOADS / f"{name}.json").exists() else "pull_request.opened")
+        data["action"] = action
+        data["number"] = number
+        data["pull_request"].update(json.loads(json.dumps(self.pulls[number])))
+        return data
+
+    def review_event(self, number: int, body: str, *, author: str = "alice") -> JSON:
+        data = self.payload("pull_request_review.submitted")
+        pr = json.loads(json.dumps(self.pulls[number]))
+        data["pull_request"].update(pr)
+        data["review"].update({"body": body, "user": self._user(author),
+                               "commit_id": pr["head"]["sha"]})  # fmt: skip
+        data["sender"] = self._user(author)
+        return data
+
+    def push_event(self, *, branch: str | None = None, pusher: str = "alice") -> JSON:
+        data = self.payload("push")
+        branch = branch or self.repo.default_branch
+        after = self.repo.refs[f"heads/{branch}"]
+        data.update({"ref": f"refs/heads/{branch}", "after": after,
+                     "before": self.commits[after]["parents"][0] if self.commits[after]["parents"]
+                     else "0" * 40, "pusher": {"name": pusher}})  # fmt: skip
+        data["head_commit"]["id"] = after
+        return data
+
+    def dispatch_event(self, inputs: dict[str, str], *, actor: str = "alice") -> JSON:
+        data = self.payload("workflow_dispatch")
+        data["inputs"] = dict(inputs)
+        data["sender"] = self._user(actor)
+        return data
+
+    def schedule_event(self) -> JSON:
+        return self.payload("schedule")
+
+    # --- queries for assertions ---------------------------------------------------
+    def comments_on(self, number: int) -> list[JSON]:
+        return [c for c in self.comments.values() if c["issue_number"] == number]
+
+    def reactions_on(self, comment_id: int) -> list[str]:
+        return [r["content"] for r in self.reactions if r["comment_id"] == comment_id]
+
+    def reviews_on(self, number: int) -> list[JSON]:
+        return [r for r in self.reviews.values() if r["pull_number"] == number]
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        return sum(
+            1 for r in self.requests
+            if (method is None or r.method == method) and (path is None or re.search(path, r.path))
+        )  # fmt: skip
+
+    def request_summary(self) -> list[str]:
+        """`METHOD /path` of each request, ids replaced, for readable tables."""
+        out = []
+        for r in self.requests:
+            shown = re.sub(
+                r"/[0-9a-f]{40}", "/{sha}", r.path.replace(f"/repos/{self.repo.full_name}", "")
+            )
+            shown = re.sub(r"/\d+", "/{n}", shown)
+            out.append(f"{r.method} {shown}")
+        return out
+
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        message: str = "injected failure",
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        self._failures.append(_Failure(method, re.compile(path), status, {"message": message},
+                                       headers or {}, times))  # fmt: skip
+
+    # --- HTTP -------------------------------------------------------------------
+    def _dispatch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        url = urlsplit(request.url or "")
+        path = unquote(url.path.removeprefix(self._prefix))
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        raw = request.body
+        if isinstance(raw, bytes):
+            raw = raw.decode()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        method = request.method or "GET"
+        status, payload, headers = self._answer(method, path, query, body, request)
+        self.requests.append(Recorded(method, path, query, body, status))
+        headers = {"Content-Type": "application/json", **headers}
+        return status, headers, json.dumps(payload)
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], body: Any,
+        request: requests.PreparedRequest,
+    ) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
+        for failure in self._failures:
+            if failure.times > 0 and failure.method == method and failure.pattern.search(path):
+                failure.times -= 1
+                return failure.status, failure.body, failure.headers
+        if not (request.headers.get("Authorization") or "").startswith(("token ", "Bearer ")):
+            return 401, {"message": "Requires authentication"}, {}
+        for verb, pattern, handler in self._routes():
+            match = re.fullmatch(pattern, path)
+            if verb == method and match:
+                status, payload = handler(query=query, body=body, **match.groupdict())
+                if isinstance(payload, list) and method == "GET":
+                    return self._paginate(status, payload, query, path)
+                return status, payload, {}
+        return 404, {"message": "Not Found", "documentation_url": "fake"}, {}
+
+    def _paginate(self, status: int, items: list[Any], query: dict[str, str],
+                  path: str) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
+        per_page = int(query.get("per_page", 30))
+        page = int(query.get("page", 1))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            headers["Link"] = (
+                f'<{self.base_url}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
+            )
+        return status, chunk, headers
+
+    def _routes(self) -> Iterator[tuple[str, str, Handler]]:
+        r = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+        yield "GET", r, self._get_repo
+        yield "GET", r + r"/contents/(?P<path>.+)", self._get_contents
+        yield "GET", r + r"/collaborators/(?P<login>[^/]+)/permission", self._get_permission
+        yield "GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members", self._get_team
+        yield "GET", r + r"/issues", self._list_issues
+        yield "POST", r + r"/issues", self._create_issue
+        yield "GET", r + r"/issues/(?P<number>\d+)", self._get_issue
+        yield "PATCH", r + r"/issues/(?P<number>\d+)", self._patch_issue
+        yield "GET", r + r"/issues/(?P<number>\d+)/comments", self._list_comments
+        yield "POST", r + r"/issues/(?P<number>\d+)/comments", self._create_comment
+        yield "PATCH", r + r"/issues/comments/(?P<cid>\d+)", self._edit_comment
+        yield "GET", r + r"/issues/comments/(?P<cid>\d+)/reactions", self._list_reactions
+        yield "POST", r + r"/issues/comments/(?P<cid>\d+)/reactions", self._react
+        yield "GET", r + r"/pulls/(?P<number>\d+)", self._get_pull
+        yield "POST", r + r"/pulls", self._create_pull
+        yield "GET", r + r"/pulls/(?P<number>\d+)/files", self._list_files
+        yield "PUT", r + r"/pulls/(?P<number>\d+)/merge", self._merge
+        yield "GET", r + r"/pulls/(?P<number>\d+)/reviews", self._list_reviews
+        yield "POST", r + r"/pulls/(?P<number>\d+)/reviews", self._create_review
+        yield "PUT", r + r"/pulls/(?P<number>\d+)/reviews/(?P<rid>\d+)", self._edit_review
+        yield "GET", r + r"/pulls/(?P<number>\d+)/comments", self._list_review_comments
+        yield "GET", r + r"/commits/(?P<sha>[0-9a-f]{40})/pulls", self._pulls_for_commit
+        yield "POST", r + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status
+        yield "GET", r + r"/commits/(?P<ref>[^/]+)/status", self._combined_status
+        yield "GET", r + r"/commits/(?P<ref>[^/]+)/statuses", self._list_statuses
+        yield "POST", r + r"/check-runs", self._create_check_run
+        yield "PATCH", r + r"/check-runs/(?P<cid>\d+)", self._update_check_run
+        yield "GET", r + r"/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs
+        yield "GET", r + r"/branches/(?P<branch>.+)", self._get_branch
+        yield "GET", r + r"/git/ref/(?P<ref>.+)", self._get_ref
+        yield "POST", r + r"/git/refs", self._create_ref
+        yield "PATCH", r + r"/git/refs/(?P<ref>.+)", self._update_ref
+        yield "GET", r + r"/git/commits/(?P<sha>[0-9a-f]{40})", self._get_commit
+        yield "POST", r + r"/git/commits", self._create_commit
+        yield "POST", r + r"/git/trees", self._create_tree
+        yield "POST", r + r"/git/blobs", self._create_blob
+        yield "GET", r + r"/deployments", self._list_deployments
+        yield "POST", r + r"/deployments", self._create_deployment
+        yield "GET", r + r"/deployments/(?P<did>\d+)/statuses", self._list_deployment_statuses
+        yield "POST", r + r"/deployments/(?P<did>\d+)/statuses", self._create_deployment_status
+        yield "GET", r + r"/environments", self._list_environments
+        yield "GET", r + r"/environments/(?P<env>[^/]+)", self._get_environment
+        yield "PUT", r + r"/environments/(?P<env>[^/]+)", self._put_environment
+
+    # --- handlers -------------------------------------------------------------
+    def _repo_of(self, owner: str, name: str) -> Repo | None:
+        return self.repos.get(f"{owner}/{name}")
+
+    def _get_repo(self, owner: str, name: str, **_: Any) -> tuple[int, Any]:
+        repo = self._repo_of(owner, name)
+        return (200, self._repo_json(repo)) if repo else (404, {"message": "Not Found"})
+
+    def _get_contents(self, owner: str, name: str, path: str, query: dict[str, str],
+                      **_: Any) -> tuple[int, Any]:  # fmt: skip
+        repo = self._repo_of(owner, name)
+        if repo is None:
+            return 404, {"message": "Not Found"}
+        sha = self._resolve(query.get("ref") or repo.default_branch, repo)
+        text = None
+        if sha:
+            blob = self.trees[self.commits[sha]["tree"]].get(path)
+            text = self.blobs.get(blob) if blob else None
+        if text is None:
+            return 404, {"message": "Not Found"}
+        return 200, {
+            "type": "file", "encoding": "base64", "path": path,
+            "name": path.rsplit("/", maxsplit=1)[-1],
+            "sha": _sha("blob", text), "size": len(text.encode()),
+            "content": base64.b64encode(text.encode()).decode(),
+        }  # fmt: skip
+
+    def _get_permission(self, owner: str, name: str, login: str, **_: Any) -> tuple[int, Any]:
+        repo = self._repo_of(owner, name)
+        if repo is None or login not in self.users:
+            return 404, {"message": f"{login} is not a user"}
+        # Anyone can read a public repository; nobody else can read a private one.
+        role = self.permissions.get((repo.full_name, login)) or ("none" if repo.private else "read")
+        legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+        return 200, {"permission": legacy, "role_name": role, "user": self._user(login)}
+
+    def _get_team(self, org: str, slug: str, **_: Any) -> tuple[int, Any]:
+        members = self.teams.get((org, slug))
+        if members is None:
+            return 404, {"message": "Not Found"}
+        return 200, [self._user(m) for m in sorted(members)]
+
+    def _list_issues(self, query: dict[str, str], **_: Any) -> tuple[int, Any]:
+        state = query.get("state", "open")
+        labels = set(filter(None, query.get("labels", "").split(",")))
+        out = [
+            i for i in self.issues.values()
+            if (state == "all" or i["state"] == state)
+            and labels <= {lab["name"] for lab in i["labels"]}
+        ]  # fmt: skip
+        return 200, out
+
+    def _create_issue(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        issue = self.add_issue(title=body["title"], body=body.get("body", ""),
+                               author=self.bot_login)  # fmt: skip
+        issue["labels"] = [{"name": n} for n in body.get("labels", [])]
+        return 201, issue
+
+    def _get_issue(self, number: str, **_: Any) -> tuple[int, Any]:
+        issue = self.issues.get(int(number))
+        return (200, issue) if issue else (404, {"message": "Not Found"})
+
+    def _patch_issue(self, number: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        issue = self.issues.get(int(number))
+        if issue is None:
+            return 404, {"message": "Not Found"}
+        for key in ("title", "body", "state"):
+            if key in body:
+                issue[key] = body[key]
+        if "labels" in body:
+            issue["labels"] = [{"name": n} for n in body["labels"]]
+        return 200, issue
+
+    def _list_comments(self, number: str, **_: Any) -> tuple[int, Any]:
+        if int(number) not in self.issues:
+            return 404, {"message": "Not Found"}
+        return 200, self.comments_on(int(number))
+
+    def _create_comment(self, number: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        if int(number) not in self.issues:
+            return 404, {"message": "Not Found"}
+        text = body.get("body", "")
+        if not text or len(text) > 65_536:
+            return 422, {
+                "message": "Validation Failed",
+                "errors": [{"field": "body", "code": "too_long" if text else "missing"}],
+            }
+        return 201, self.add_comment(int(number), text, author=self.bot_login)
+
+    def _edit_comment(self, cid: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        comment = self.comments.get(int(cid))
+        if comment is None:
+            return 404, {"message": "Not Found"}
+        if len(body.get("body", "")) > 65_536:
+            return 422, {"message": "Validation Failed"}
+        comment["body"] = body["body"]
+        comment["updated_at"] = self.now()
+        return 200, comment
+
+    def _list_reactions(self, cid: str, **_: Any) -> tuple[int, Any]:
+        return 200, [r for r in self.reactions if r["comment_id"] == int(cid)]
+
+    def _react(self, cid: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        if int(cid) not in self.comments:
+            return 404, {"message": "Not Found"}
+        allowed = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
+        if body.get("content") not in allowed:
+            return 422, {"message": "Validation Failed"}
+        reaction = {"id": next(self._ids), "comment_id": int(cid), "content": body["content"],
+                    "user": self.users[self.bot_login]}  # fmt: skip
+        self.reactions.append(reaction)
+        return 201, reaction
+
+    def _get_pull(self, number: str, **_: Any) -> tuple[int, Any]:
+        pr = self.pulls.get(int(number))
+        return (200, pr) if pr else (404, {"message": "Not Found"})
+
+    def _create_pull(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        head, base = body.get("head", ""), body.get("base", "")
+        head_sha = self.repo.refs.get(f"heads/{head}")
+        base_sha = self.repo.refs.get(f"heads/{base}")
+        if not head_sha or not base_sha:
+            return 422, {"message": "Validation Failed", "errors": [{"field": "head"}]}
+        if any(p["head"]["ref"] == head and p["state"] == "open" for p in self.pulls.values()):
+            return 422, {"message": "A pull request already exists"}
+        base_tree = self.trees[self.commits[base_sha]["tree"]]
+        head_tree = self.trees[self.commits[head_sha]["tree"]]
+        changed = {p for p in base_tree.keys() | head_tree.keys()
+                   if base_tree.get(p) != head_tree.get(p)}  # fmt: skip
+        issue = self.add_issue(title=body.get("title", ""), body=body.get("body", ""),
+                               author=self.bot_login)  # fmt: skip
+        number = issue["number"]
+        issue["pull_request"] = {
+            "url": f"{self.base_url}/repos/{self.repo.full_name}/pulls/{number}"
+        }
+        pr = {
+            "number": number, "title": body.get("title", ""), "body": body.get("body", ""),
+            "state": "open", "draft": bool(body.get("draft")), "merged": False,
+            "merged_at": None, "user": self.users[self.bot_login],
+            "html_url": f"http://127.0.0.1:9/{self.repo.full_name}/pull/{number}",
+            "head": {"ref": head, "sha": head_sha, "repo": self._repo_json(self.repo)},
+            "base": {"ref": base, "sha": base_sha, "repo": self._repo_json(self.repo)},
+        }  # fmt: skip
+        self.pulls[number] = pr
+        self.pull_files[number] = [
+            self._file_json(p, self.file_at(base_sha, p), self.file_at(head_sha, p))
+            for p in sorted(changed)
+        ]
+        return 201, pr
+
+    def _merge(self, number: str, body: JSON | None, **_: Any) -> tuple[int, Any]:
+        pr = self.pulls.get(int(number))
+        if pr is None:
+            return 404, {"message": "Not Found"}
+        if pr["state"] != "open":
+            return 405, {"message": "Pull Request is not mergeable"}
+        sha = self.merge_pull_request(int(number), message=(body or {}).get("commit_title"))
+        return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+    def _list_files(self, number: str, **_: Any) -> tuple[int, Any]:
+        files = self.pull_files.get(int(number))
+        return (200, files) if files is not None else (404, {"message": "Not Found"})
+
+    def _list_reviews(self, number: str, **_: Any) -> tuple[int, Any]:
+        return 200, self.reviews_on(int(number))
+
+    def _create_review(self, number: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        pr = self.pulls.get(int(number))
+        if pr is None:
+            return 404, {"message": "Not Found"}
+        commit = body.get("commit_id") or pr["head"]["sha"]
+        files = {f["filename"]: f for f in self.pull_files[int(number)]}
+        for c in body.get("comments", []):
+            f = files.get(c.get("path"))
+            if f is None or c.get("line") not in right_side_lines(f.get("patch")):
+                return 422, {
+                    "message": "Unprocessable Entity",
+                    "errors": ["Pull request review thread line must be part of the diff"],
+                }
+        if len(body.get("body") or "") > 65_536:
+            return 422, {"message": "Validation Failed"}
+        rid = next(self._ids)
+        review = {
+            "id": rid, "body": body.get("body") or "", "user": self.users[self.bot_login],
+            "commit_id": commit, "state": "COMMENTED", "pull_number": int(number),
+            "submitted_at": self.now(),
+        }  # fmt: skip
+        self.reviews[rid] = review
+        for c in body.get("comments", []):
+            cid = next(self._ids)
+            self.review_comments[cid] = {
+                "id": cid, "pull_request_review_id": rid, "path": c["path"], "line": c["line"],
+                "side": c.get("side", "RIGHT"), "body": c["body"], "commit_id": commit,
+                "user": self.users[self.bot_login], "pull_number": int(number),
+            }  # fmt: skip
+        return 200, review
+
+    def _edit_review(self, number: str, rid: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        review = self.reviews.get(int(rid))
+        if review is None or review["pull_number"] != int(number):
+            return 404, {"message": "Not Found"}
+        review["body"] = body.get("body", "")
+        return 200, review
+
+    def _list_review_comments(self, number: str, **_: Any) -> tuple[int, Any]:
+        return 200, [c for c in self.review_comments.values() if c["pull_number"] == int(number)]
+
+    def _pulls_for_commit(self, sha: str, **_: Any) -> tuple[int, Any]:
+        return 200, [p for p in self.pulls.values()
+                     if sha in (p["head"]["sha"], p.get("merge_commit_sha"))]  # fmt: skip
+
+    def _create_status(self, sha: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        if sha not in self.commits:
+            return 422, {"message": "No commit found for SHA"}
+        if body.get("state") not in {"error", "failure", "pending", "success"}:
+            return 422, {"message": "Validation Failed"}
+        status = {"id": next(self._ids), "state": body["state"],
+                  "context": body.get("context", "default"),
+                  "description": body.get("description", ""),
+                  "target_url": body.get("target_url"), "created_at": self.now()}  # fmt: skip
+        self.statuses.setdefault(sha, []).insert(0, status)
+        return 201, status
+
+    def _latest_statuses(self, sha: str) -> list[JSON]:
+        seen: dict[str, JSON] = {}
+        for s in self.statuses.get(sha, []):
+            seen.setdefault(s["context"], s)
+        return list(seen.values())
+
+    def _combined_status(self, ref: str, **_: Any) -> tuple[int, Any]:
+        sha = self._resolve(ref)
+        latest = self._latest_statuses(sha or "")
+        states = {s["state"] for s in latest}
+        state = ("failure" if states & {"failure", "error"} else
+                 "pending" if "pending" in states or not states else "success")  # fmt: skip
+        return 200, {"state": state, "sha": sha, "statuses": latest, "total_count": len(latest)}
+
+    def _list_statuses(self, ref: str, **_: Any) -> tuple[int, Any]:
+        return 200, self.statuses.get(self._resolve(ref) or "", [])
+
+    def _create_check_run(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        cid = next(self._ids)
+        run = {"id": cid, "name": body["name"], "head_sha": body["head_sha"],
+               "status": body.get("status", "queued"), "conclusion": body.get("conclusion"),
+               "output": body.get("output", {})}  # fmt: skip
+        self.check_runs[cid] = run
+        return 201, run
+
+    def _update_check_run(self, cid: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        run = self.check_runs.get(int(cid))
+        if run is None:
+            return 404, {"message": "Not Found"}
+        run.update({k: v for k, v in body.items() if k in {"status", "conclusion", "output"}})
+        return 200, run
+
+    def _list_check_runs(self, ref: str, **_: Any) -> tuple[int, Any]:
+        sha = self._resolve(ref)
+        runs = [r for r in self.check_runs.values() if r["head_sha"] == sha]
+        return 200, {"total_count": len(runs), "check_runs": runs}
+
+    def _get_branch(self, branch: str, **_: Any) -> tuple[int, Any]:
+        sha = self.repo.refs.get(f"heads/{branch}")
+        if sha is None:
+            return 404, {"message": "Branch not found"}
+        return 200, {"name": branch, "commit": {"sha": sha}, "protected": False}
+
+    def _ref_json(self, ref: str, sha: str) -> JSON:
+        return {"ref": f"refs/{ref}", "object": {"sha": sha, "type": "commit"}}
+
+    def _get_ref(self, ref: str, **_: Any) -> tuple[int, Any]:
+        sha = self.repo.refs.get(ref)
+        return (200, self._ref_json(ref, sha)) if sha else (404, {"message": "Not Found"})
+
+    def _create_ref(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        ref = str(body.get("ref", ""))
+        if not ref.startswith("refs/") or body.get("sha") not in self.commits:
+            return 422, {"message": "Reference update failed"}
+        short = ref.removeprefix("refs/")
+        if short in self.repo.refs:
+            return 422, {"message": "Reference already exists"}
+        self.repo.refs[short] = body["sha"]
+        return 201, self._ref_json(short, body["sha"])
+
+    def _update_ref(self, ref: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        if ref not in self.repo.refs or body.get("sha") not in self.commits:
+            return 422, {"message": "Reference does not exist"}
+        self.repo.refs[ref] = body["sha"]
+        return 200, self._ref_json(ref, body["sha"])
+
+    def _commit_json(self, sha: str) -> JSON:
+        c = self.commits[sha]
+        person = {"name": "someone", "email": "someone@example.com", "date": c["date"]}
+        return {"sha": sha, "message": c["message"], "tree": {"sha": c["tree"]},
+                "parents": [{"sha": p} for p in c["parents"]],
+                "author": person, "committer": person}  # fmt: skip
+
+    def _get_commit(self, sha: str, **_: Any) -> tuple[int, Any]:
+        return (
+            (200, self._commit_json(sha))
+            if sha in self.commits
+            else (404, {"message": "Not Found"})
+        )
+
+    def _create_commit(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        if body.get("tree") not in self.trees or any(
+            p not in self.commits for p in body.get("parents", [])
+        ):
+            return 422, {"message": "Tree or parent SHA does not exist"}
+        sha = self._commit(self.trees[body["tree"]], list(body.get("parents", [])),
+                           str(body.get("message", "")))  # fmt: skip
+        return 201, self._commit_json(sha)
+
+    def _create_tree(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        base = body.get("base_tree")
+        if base is not None and base not in self.trees:
+            return 422, {"message": "base_tree is not a valid tree"}
+        tree = dict(self.trees.get(base, {})) if base else {}
+        for entry in body.get("tree", []):
+            path = entry["path"]
+            if path.startswith("/") or ".." in path.split("/"):
+                return 422, {"message": f"invalid tree path {path}"}
+            if "content" in entry:
+                tree[path] = self._blob(entry["content"])
+            elif entry.get("sha") is None:
+                tree.pop(path, None)
+            elif entry["sha"] in self.blobs:
+                tree[path] = entry["sha"]
+            else:
+                return 422, {"message": "sha does not exist"}
+        sha = _sha("tree", *sorted(f"{p}:{b}" for p, b in tree.items()))
+        self.trees[sha] = tree
+        return 201, {"sha": sha, "tree": [{"path": p, "sha": b, "type": "blob", "mode": "100644"}
+                                          for p, b in sorted(tree.items())]}  # fmt: skip
+
+    def _create_blob(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        content = body.get("content", "")
+        if body.get("encoding") == "base64":
+            content = base64.b64decode(content).decode()
+        return 201, {"sha": self._blob(content)}
+
+    def _list_deployments(self, query: dict[str, str], **_: Any) -> tuple[int, Any]:
+        env = query.get("environment")
+        out = [d for d in self.deployments.values() if env is None or d["environment"] == env]
+        return 200, sorted(out, key=lambda d: -d["id"])
+
+    def _create_deployment(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        sha = self._resolve(str(body.get("ref", "")))
+        if sha is None:
+            return 422, {"message": "No ref found"}
+        did = next(self._ids)
+        deployment = {
+            "id": did, "sha": sha, "ref": body["ref"],
+            "environment": body.get("environment", "production"),
+            "task": body.get("task", "deploy"), "payload": body.get("payload", {}),
+            "description": body.get("description"), "creator": self.users[self.bot_login],
+            "created_at": self.now(),
+        }  # fmt: skip
+        self.deployments[did] = deployment
+        self.deployment_statuses[did] = []
+        return 201, deployment
+
+    def _list_deployment_statuses(self, did: str, **_: Any) -> tuple[int, Any]:
+        if int(did) not in self.deployments:
+            return 404, {"message": "Not Found"}
+        return 200, list(reversed(self.deployment_statuses[int(did)]))
+
+    def _create_deployment_status(self, did: str, body: JSON, **_: Any) -> tuple[int, Any]:
+        if int(did) not in self.deployments:
+            return 404, {"message": "Not Found"}
+        states = {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
+        if body.get("state") not in states:
+            return 422, {"message": "Validation Failed"}
+        status = {"id": next(self._ids), "state": body["state"],
+                  "description": body.get("description", ""),
+                  "environment": self.deployments[int(did)]["environment"],
+                  "log_url": body.get("log_url"), "created_at": self.now()}  # fmt: skip
+        self.deployment_statuses[int(did)].append(status)
+        return 201, status
+
+    def _list_environments(self, **_: Any) -> tuple[int, Any]:
+        envs = list(self.environments.values())
+        return 200, {"total_count": len(envs), "environments": envs}
+
+    def _get_environment(self, env: str, **_: Any) -> tuple[int, Any]:
+        found = self.environments.get(env)
+        return (200, found) if found else (404, {"message": "Not Found"})
+
+    def _put_environment(self, env: str, body: JSON | None, **_: Any) -> tuple[int, Any]:
+        data = {"id": next(self._ids), "name": env, "protection_rules": [],
+                **(body or {})}  # fmt: skip
+        self.environments[env] = data
+        return 200, data
