@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+CHROMIUM := $(VENV)/.chromium
 
 .PHONY: demo test lint bench tools clean lock
 
@@ -16,11 +17,25 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m bench.corpus
 	touch $(STAMP)
 
+# The whole loop on this machine: moto as AWS, a local GitHub, the offline generator
+# unless AWS credentials are present. The conversation is also written as HTML.
 demo: $(STAMP)
-	$(VENV)/bin/infra-bot validate
+	$(VENV)/bin/infra-bot demo --html .infra-bot/demo.html
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -n 2
+
+# Debian's chromium for the test that opens the demo's HTML transcript headless.
+# Installed once through apt (root or sudo); elsewhere that one test says why it skips.
+$(CHROMIUM):
+	@mkdir -p $(VENV)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	else echo "no apt-get: install chromium yourself for the transcript test"; fi
+	@touch $@
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
@@ -35,7 +50,7 @@ tools: $(STAMP)
 # Regenerate the lock after changing dependencies (needs network to PyPI).
 lock:
 	$(PYTHON) -m pip install --quiet uv==0.13.9
-	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --generate-hashes \
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --extra demo --generate-hashes \
 	  --python-version 3.11 -o requirements.lock
 
 clean:

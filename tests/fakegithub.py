@@ -17,7 +17,8 @@ count them.
 Covered: repository, contents, collaborator permission, teams, issues and
 issue comments, reactions, pull requests and their files, reviews and review
 comments, commit statuses, check runs, git refs/commits/trees/blobs (enough to
-open a PR from a new branch), deployments and deployment statuses, environments.
+open a PR from a new branch, or add a commit to one: a fast-forward ref update
+moves the open PRs on that branch), deployments and deployment statuses, environments.
 Error injection: `fail_next(method, path_regex, status, ...)`.
 """
 
@@ -868,8 +869,43 @@ class FakeGitHub:
     def _update_ref(self, ref: str, body: JSON, **_: Any) -> tuple[int, Any]:
         if ref not in self.repo.refs or body.get("sha") not in self.commits:
             return 422, {"message": "Reference does not exist"}
-        self.repo.refs[ref] = body["sha"]
-        return 200, self._ref_json(ref, body["sha"])
+        old, new = self.repo.refs[ref], body["sha"]
+        if not body.get("force") and not self._descends(new, old):
+            return 422, {"message": "Update is not a fast forward"}
+        self.repo.refs[ref] = new
+        self._follow_branch(ref.removeprefix("heads/"), old, new)
+        return 200, self._ref_json(ref, new)
+
+    def _descends(self, sha: str, ancestor: str) -> bool:
+        todo, seen = [sha], set()
+        while todo:
+            current = todo.pop()
+            if current == ancestor:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo += self.commits[current]["parents"]
+        return False
+
+    def _follow_branch(self, branch: str, old: str, new: str) -> None:
+        """Open PRs whose head is `branch` (in this repo) move with it, as on GitHub."""
+        before, after = self.trees[self.commits[old]["tree"]], self.trees[self.commits[new]["tree"]]
+        moved = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+        for number, pr in self.pulls.items():
+            head = pr["head"]
+            if (head["ref"], head["repo"]["full_name"], pr["state"]) != (
+                branch, self.repo.full_name, "open"
+            ):  # fmt: skip
+                continue
+            head["sha"] = new
+            by_path = {f["filename"]: f for f in self.pull_files[number]}
+            for path in sorted(moved):
+                base, text = self.file_at(pr["base"]["sha"], path), self.file_at(new, path)
+                if base == text:  # changed back: no longer part of the PR
+                    by_path.pop(path, None)
+                else:
+                    by_path[path] = self._file_json(path, base, text)
+            self.pull_files[number] = list(by_path.values())
 
     def _commit_json(self, sha: str) -> JSON:
         c = self.commits[sha]

@@ -313,7 +313,7 @@ def test_drift_and_checks_passed_verdicts() -> None:
     assert not promotion_allowed([checks_passed_check(False)])
     md = checks_markdown("Pre-promotion checks", [Check("x", True, "fine"), drift_check([drifted])])
     assert md.splitlines() == [
-        "Pre-promotion checks:", "  ✓ x: fine", "  ✗ no drift: drifted: sg"
+        "Pre-promotion checks:", "", "- ✓ x: fine", "- ✗ no drift: drifted: sg"
     ]  # fmt: skip
 
 

@@ -151,3 +151,69 @@ def test_retry_factory_covers_5xx_and_not_other_4xx():
     retry = make_retry(total=3, backoff=0)
     assert 502 in retry.status_forcelist and 403 in retry.status_forcelist
     assert 404 not in retry.status_forcelist and 422 not in retry.status_forcelist
+
+
+def test_a_commit_on_a_pull_request_branch_moves_the_pull_request(gh):
+    gh.commit_files({"stacks/vpc.yaml": "vpc\n"})
+    api = gh.client()
+    first = api.create_branch_with_files(
+        "main", "infra-bot/2-logs", {"stacks/logs.yaml": "v1\n", "stacks/vpc.yaml": "vpc2\n"}, "one"
+    )
+    number = api.open_pull_request("Logs", "", "infra-bot/2-logs", "main").number
+    second = api.update_branch_with_files(
+        "infra-bot/2-logs", {"stacks/logs.yaml": "v2\n", "stacks/vpc.yaml": "vpc\n"}, "two"
+    )
+    assert gh.commits[second]["parents"] == [first] and gh.commits[second]["message"] == "two"
+    assert api.pull_request(number).head_sha == second
+    assert [p.number for p in api.pull_requests_for_commit(second)] == [number]
+    # vpc.yaml is back to main's text, so it is no longer part of the PR.
+    (changed,) = api.pull_request_files(number)
+    assert (changed.path, changed.status, changed.patch) == (
+        "stacks/logs.yaml",
+        "added",
+        "@@ -0,0 +1 @@\n+v2",
+    )
+    assert gh.file_at("main", "stacks/logs.yaml") is None, "main is untouched"
+    with pytest.raises(GitHubError) as info:
+        api.update_branch_with_files("infra-bot/nope", {"a": "b"}, "x")
+    assert info.value.status == 404
+
+
+def test_the_fake_refuses_a_ref_update_that_is_not_a_fast_forward(gh):
+    old = gh.commit_files({"a": "1\n"}, branch="topic")
+    new = gh.commit_files({"a": "2\n"}, branch="topic")
+    api = gh.client()
+    with pytest.raises(GitHubError) as info:
+        api._call("PATCH", api._repo("/git/refs/heads/topic"), "moving", body={"sha": old})
+    assert info.value.status == 422 and gh.repo.refs["heads/topic"] == new
+    api._call(
+        "PATCH", api._repo("/git/refs/heads/topic"), "moving", body={"sha": old, "force": True}
+    )
+    assert gh.repo.refs["heads/topic"] == old
+
+
+def test_the_demo_stand_in_moves_a_pull_request_with_its_branch(tmp_path):
+    from bot.demo.localgit import LocalGit
+    from bot.demo.localgithub import LocalGitHub
+    from tests.conftest import git_commit
+
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks/vpc.yaml").write_text("vpc\n")
+    git_commit(tmp_path, "initial")
+    api = LocalGitHub(LocalGit(tmp_path), "acme/infra", {})
+    first = api.create_branch_with_files(
+        "main", "infra-bot/2-logs", {"stacks/logs.yaml": "v1\n"}, "one"
+    )
+    number = api.open_pull_request("Logs", "", "infra-bot/2-logs", "main").number
+    second = api.update_branch_with_files("infra-bot/2-logs", {"stacks/logs.yaml": "v2\n"}, "two")
+    assert api.git.run("rev-parse", f"{second}^").strip() == first
+    assert [p.number for p in api.pull_requests_for_commit(second)] == [number]
+    assert api.pull_request(number).head_sha == second
+    (changed,) = api.pull_request_files(number)
+    assert (changed.path, changed.status) == ("stacks/logs.yaml", "added") and "+v2" in (
+        changed.patch or ""
+    )
+    assert api.read_file("stacks/logs.yaml", "main") is None
+    with pytest.raises(GitHubError) as info:
+        api.update_branch_with_files("infra-bot/nope", {"a": "b"}, "x")
+    assert info.value.status == 404

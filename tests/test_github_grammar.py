@@ -29,6 +29,12 @@ ENVS = frozenset({"dev", "tst", "prd"})
      Command(Verb.GENERATE, text="add an encrypted S3 bucket", context="with versioning")),
     ("/infra add Bob's \"logs\" bucket", Where.ISSUE,
      Command(Verb.GENERATE, text="add Bob's \"logs\" bucket")),
+    # On a PR free text revises it (the runner refuses PRs the bot did not open).
+    ("/infra keep old versions for 7 days\nas bob said", Where.PR,
+     Command(Verb.GENERATE, text="keep old versions for 7 days", context="as bob said")),
+    ("/infra add a bucket", Where.PR, Command(Verb.GENERATE, text="add a bucket")),
+    ("/infra plna the retention change", Where.PR,  # near a verb, but prose
+     Command(Verb.GENERATE, text="plna the retention change")),
 ])  # fmt: skip
 def test_commands_parse(body, where, expected):
     assert parse(body, where, ENVS) == expected
@@ -37,8 +43,20 @@ def test_commands_parse(body, where, expected):
 @pytest.mark.parametrize("body,where,message", [
     ("/infra", Where.PR, "needs a command"),
     ("/infra plna", Where.PR, "Did you mean `plan`?"),
-    ("/infra add a bucket", Where.PR, "unknown command `add`"),
     ("/infra bucket", Where.ISSUE, "describe it in a few words"),
+    ("/infra retention", Where.PR, "unknown command `retention`"),
+    ("/infra retention", Where.PR, "To revise an infra-bot pull request"),
+    ("/infra valdiate", Where.PR, "Did you mean `validate`?"),
+    # A near-miss of a command with arguments that fit it is a typo, not a request.
+    ("/infra plna dev", Where.PR, "unknown command `plna`. Did you mean `plan`?"),
+    ("/infra rolback prd vpc", Where.ISSUE, "Did you mean `rollback`?"),
+    ("/infra add a bucket", Where.DISPATCH, "unknown command `add`"),
+    # A known verb first is that verb, with its own argument rules, never free text.
+    ("/infra plan dev please", Where.PR, "usage: `/infra plan [env]`"),
+    ("/infra apply the review comments", Where.PR,
+     "usage: `/infra apply <env>`. `apply` is a command: to describe a change in words, "
+     "start with another word"),
+    ("/infra apply bob's review", Where.ISSUE, "start with another word"),
     ("/infra plan dev tst", Where.PR, "usage: `/infra plan [env]`"),
     ("/infra apply", Where.PR, "usage: `/infra apply <env>`"),
     ("/infra apply qa", Where.PR, "unknown environment `qa`"),
@@ -63,6 +81,14 @@ def test_bad_commands_are_errors(body, where, message):
 def test_not_commands(body):
     assert not is_command(body)
     assert parse(body, Where.PR, ENVS) is None
+
+
+def test_a_command_word_with_fitting_arguments_gets_no_prose_hint():
+    for body in ("/infra apply qa", "/infra apply dev", "/infra plan 'dev"):
+        result = parse(body, Where.PR, ENVS)
+        assert not isinstance(result, ParseError) or "another word" not in result.message
+    result = parse("/infra drift dev tst prd", Where.DISPATCH, ENVS)  # no free text there
+    assert isinstance(result, ParseError) and result.message == "usage: `/infra drift [env]`"
 
 
 def test_environments_unknown_means_any_valid_name():
@@ -93,3 +119,7 @@ def test_help_lists_every_command_once():
     assert "`/infra apply <env>` | PR | write+" in text
     pr_only = help_text(Where.ISSUE)
     assert "/infra validate" not in pr_only and "/infra <what you want>" in pr_only
+    on_pr = help_text(Where.PR)
+    assert "| `/infra <what you want>` | PR, issue | write+ |" in on_pr
+    assert "on an infra-bot PR: revise it" in on_pr
+    assert "/infra <what you want>" not in help_text(Where.DISPATCH)

@@ -111,7 +111,12 @@ def test_outdated_review_is_edited_and_clean_commit_retires_it(gh):
     new = gh.push_to_pull_request(pr["number"], {"stacks/a.yaml": "a\nb\nc\n"})
     outcome = post_review(api, pr["number"], head_sha=new, valid_at=T0 + timedelta(1),
                           findings=[], files=api.pull_request_files(pr["number"]))  # fmt: skip
-    assert not outcome.posted and outcome.reason == "no findings"
-    (review,) = gh.reviews_on(pr["number"])
-    assert parse_marker(review["body"]).kind == "review-outdated"  # type: ignore[union-attr]
-    assert "fixed by a later commit" in review["body"]
+    assert outcome.posted and outcome.reason == "no findings"
+    old, clean = gh.reviews_on(pr["number"])
+    assert parse_marker(old["body"]).kind == "review-outdated"  # type: ignore[union-attr]
+    assert "fixed by a later commit" in old["body"]
+    assert "found nothing on this commit" in clean["body"] and clean["commit_id"] == new
+    # The same clean commit again: nothing new.
+    again = post_review(api, pr["number"], head_sha=new, valid_at=T0 + timedelta(1),
+                        findings=[], files=api.pull_request_files(pr["number"]))  # fmt: skip
+    assert not again.posted and len(gh.reviews_on(pr["number"])) == 2

@@ -95,7 +95,7 @@ def test_a_human_branch_is_not_touched(tmp_path: Path) -> None:
         pr = gh.add_pull_request({"stacks/kms.yaml": "x: 1\n"}, branch="feature/kms")
         api = gh.client()
         revision = revise_pull_request(
-            "tidy up", api.pull_request(pr["number"]), platform, api, api,
+            "tidy up", api.pull_request(pr["number"]), platform, api,
             OfflineProposer.for_repo(platform), engine_checker(platform),
         )  # fmt: skip
         assert revision.commit is None and "only pull requests the bot opened" in revision.reply

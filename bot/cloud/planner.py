@@ -164,3 +164,18 @@ def plan_stacks(
         if on_preview:
             on_preview(preview)
     return out
+
+
+def delete_commit_change_sets(cfn: CloudFormationApi, stack_name: str, commit: str) -> list[str]:
+    """Our change sets planned for `commit` and never executed (a closed PR's head): they
+    can never be deployed, since a deploy only runs change sets of the commit it deploys."""
+    prefix = f"{CHANGE_SET_PREFIX}{commit[:12]}-"
+    names = [
+        str(s["ChangeSetName"])
+        for s in cfn.list_change_sets(stack_name)
+        if str(s.get("ChangeSetName", "")).startswith(prefix)
+        and s.get("ExecutionStatus") not in {"EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE"}
+    ]
+    for name in names:
+        cfn.delete_change_set(stack_name, name)
+    return names

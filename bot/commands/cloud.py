@@ -244,7 +244,7 @@ def promote(
 ) -> None:
     """Pre-check SOURCE (same commit everywhere, no drift, checks passed), then deploy TARGET."""
     from bot.cloud import runs
-    from bot.render.changeset import checks_markdown, deploy_markdown
+    from bot.render.changeset import promotion_markdown
 
     with _errors():
         src = _open(root, source, endpoint_url)
@@ -259,13 +259,7 @@ def promote(
             override_protection=override_protection,
             dry_run=dry_run,
         )
-    text = checks_markdown(f"Promotion {source} -> {target}: pre-checks", outcome.checks)
-    if not outcome.allowed:
-        _emit(text + "\nPromotion refused: a pre-check failed.\n", output)
-        raise typer.Exit(1)
-    if outcome.commit and outcome.results:
-        text += "\n" + deploy_markdown(target, outcome.commit, outcome.results)
-    _emit(text, output)
+    _emit(promotion_markdown(outcome), output)
     if not outcome.ok:
         raise typer.Exit(1)
 
@@ -282,7 +276,7 @@ def rollback(
 ) -> None:
     """Redeploy the last successfully deployed template and parameters of STACK."""
     from bot.cloud import runs
-    from bot.render.changeset import deploy_markdown, stack_preview_md
+    from bot.render.changeset import rollback_markdown
 
     with _errors():
         run = _open(root, env, endpoint_url)
@@ -295,14 +289,7 @@ def rollback(
             bound_env=_bound_env(),
             override_protection=override_protection,
         )
-    current = outcome.current[:12] if outcome.current else "unknown"
-    text = (
-        f"### Rollback of `{stack}` in `{env}`\n\nCurrent version: `{current}`\n"
-        f"Rolling back to: `{outcome.target[:12]}`\n\n{stack_preview_md(outcome.preview)}\n"
-    )
-    if outcome.result:
-        text += "\n" + deploy_markdown(env, outcome.target, [outcome.result])
-    _emit(text, output)
+    _emit(rollback_markdown(env, outcome), output)
     if outcome.result and not outcome.result.result.ok:
         raise typer.Exit(1)
 

@@ -15,7 +15,6 @@ from bot.commands.common import fail, repo_root
 
 if TYPE_CHECKING:
     from bot.cost.delta import EnvDelta
-    from bot.cost.model import EnvEstimate
     from bot.cost.prices import PriceTable
     from bot.cost.usage import UsageFile
     from bot.repo.model import Repository
@@ -111,20 +110,14 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 
 def _usage(repo: Repository, path: Path | None) -> UsageFile:
-    from bot.cost.usage import EMPTY, load_env_usage, load_usage
+    from bot.cost.compare import repository_usage
+    from bot.cost.usage import load_usage
 
     if path is not None:
         if not path.is_file():
             raise fail(f"--usage {path}: no such file")
         return load_usage(path, repo.rel(path))
-    folder = repo.root / "environments"
-    default = folder / "usage.yaml"
-    usage = load_usage(default, "environments/usage.yaml") if default.is_file() else EMPTY
-    # environments/usage-<env>.yaml: one environment's figures, over the shared file's.
-    for env_file in sorted(folder.glob("usage-*.yaml")) if folder.is_dir() else []:
-        env = env_file.stem.removeprefix("usage-")
-        usage = load_env_usage(usage, env, env_file, f"environments/{env_file.name}")
-    return usage
+    return repository_usage(repo)
 
 
 def _templates(
@@ -148,29 +141,19 @@ def _environments(
     table: PriceTable,
     day: date,
 ) -> list[EnvDelta]:
-    from bot.cost.delta import diff_env
-    from bot.cost.estimate import estimate_environment
+    from bot.cost.compare import environment_deltas
     from bot.repo.changes import checkout_at
     from bot.repo.model import Repository
 
-    names = envs or list(repo.environments)
-    for name in names:
-        repo.environment(name)
-    after = {n: estimate_environment(repo, n, usage, table, day) for n in names}
     if ref is None:
-        return [diff_env(n, None, after[n]) for n in names]
+        return environment_deltas(repo, envs, None, usage, table, day)
     if ref.startswith("-"):
         raise fail(f"refusing a ref that looks like an option: {ref!r}")
     base_root = checkout_at(repo.root, ref)
     try:
-        base = Repository(base_root)
-        before: dict[str, EnvEstimate | None] = {
-            n: estimate_environment(base, n, usage, table, day) if n in base.environments else None
-            for n in names
-        }
+        return environment_deltas(repo, envs, Repository(base_root), usage, table, day)
     finally:
         shutil.rmtree(base_root, ignore_errors=True)
-    return [diff_env(n, before[n], after[n]) for n in names]
 
 
 def _live(table: PriceTable, deltas: list[EnvDelta]) -> PriceTable:

@@ -123,7 +123,7 @@ def generate_command(
 
 
 def run_generate(request: CommandRequest) -> CommandResult:
-    """`/infra <text>` on an issue: generate and open the pull request."""
+    """`/infra <text>`: on an issue, generate and open a pull request; on one, revise it."""
     from bot.github.commands import CommandResult
     from bot.github.grammar import Where
     from bot.llm.bedrock import BedrockError
@@ -170,15 +170,13 @@ def _revise(
     from bot.github.commands import CommandResult
     from bot.llm.bedrock import BedrockError
     from bot.llm.checking import engine_checker
-    from bot.llm.revise import BranchUpdater, revise_pull_request
+    from bot.llm.revise import revise_pull_request
 
     assert request.pr is not None
-    if not isinstance(request.api, BranchUpdater):
-        return CommandResult(False, "This build cannot update a pull request's branch.")
     try:
         revision = revise_pull_request(
-            request.command.text, request.pr, request.workspace, request.api, request.api,
-            proposer, engine_checker(request.workspace), max_rounds=config.max_rounds,
+            request.command.text, request.pr, request.workspace, request.api, proposer,
+            engine_checker(request.workspace), max_rounds=config.max_rounds,
             budget_tokens=config.context_tokens, extra_comments=context,
         )  # fmt: skip
     except BedrockError as exc:

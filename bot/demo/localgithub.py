@@ -50,13 +50,22 @@ class Deployment:
     sha: str
     state: str  # waiting | approved | success | failure
     approved_by: str | None = None
+    description: str = ""
+    id: int = 0
 
 
 class LocalGitHub:
-    def __init__(self, git: LocalGit, repository: str, permissions: dict[str, Permission]) -> None:
+    def __init__(
+        self,
+        git: LocalGit,
+        repository: str,
+        permissions: dict[str, Permission],
+        teams: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.git = git
         self._repository = repository
         self.permissions = permissions
+        self.teams = teams or {}  # "org/slug" -> members
         self.threads: dict[int, Thread] = {}
         self.comments: dict[int, Comment] = {}
         self.comment_thread: dict[int, int] = {}
@@ -96,7 +105,7 @@ class LocalGitHub:
 
     def team_members(self, org: str, team_slug: str) -> frozenset[str]:
         self._call("team_members")
-        return frozenset()
+        return self.teams.get(f"{org}/{team_slug}", frozenset())
 
     # --- pull requests ----------------------------------------------------
     def _pull(self, number: int) -> PullRequestInfo:
@@ -148,6 +157,21 @@ class LocalGitHub:
     ) -> str:
         self._call("create_branch_with_files")
         return self.git.commit_files(self.git.rev(base), files, message, branch=branch)
+
+    def update_branch_with_files(
+        self, branch: str, files: dict[str, str | None], message: str
+    ) -> str:
+        self._call("update_branch_with_files")
+        try:
+            parent = self.git.rev(f"refs/heads/{branch}")
+        except RuntimeError:
+            raise GitHubError(f"branch {branch} not found", status=404) from None
+        sha = self.git.commit_files(parent, files, message, branch=branch)
+        for thread in self.threads.values():  # open PRs on the branch follow it
+            pull = thread.pull
+            if pull is not None and pull.head_ref == branch and pull.state == "open":
+                thread.pull = replace(pull, head_sha=sha)
+        return sha
 
     # --- issue comments and reactions -------------------------------------
     def list_issue_comments(self, number: int) -> list[Comment]:
@@ -249,6 +273,14 @@ class LocalGitHub:
         if self.permissions.get(by, Permission.NONE) < Permission.WRITE:
             raise GitHubError(f"{by} may not approve deployments", status=403)
         deployment.state, deployment.approved_by = "approved", by
+
+    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+        """What the bot records after a deploy (the GitHubAPI method)."""
+        self._call("record_deployment")
+        deployment = Deployment(environment, sha, state, description=description,
+                                id=next(self._ids))  # fmt: skip
+        self.deployments.append(deployment)
+        return deployment.id
 
 
 def _diff_lines(patch: str | None) -> set[int]:

@@ -8,6 +8,7 @@ switched off, as GitHub's sanitizer would leave it harmless.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,11 @@ from bot.demo.localgithub import LocalGitHub, Thread
 _BOT_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
 _USER_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 
+# Nothing on the page may load or run anything: it shows text people typed.
+CSP = (
+    '<meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+)
 CSS = """
 body{font:14px/1.5 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;background:#f6f8fa;
  color:#1f2328;margin:0}
@@ -58,8 +64,24 @@ class Step:
     seconds: float
 
 
+# The shortcodes the bot writes, as GitHub shows them; reactions use the same names.
+EMOJI = {
+    "white_check_mark": "\u2705", "warning": "\u26a0\ufe0f", "x": "\u274c",
+    "moneybag": "\U0001f4b0", "information_source": "\u2139\ufe0f", "eyes": "\U0001f440",
+    "rocket": "\U0001f680", "confused": "\U0001f615", "+1": "\U0001f44d",
+}  # fmt: skip
+_SHORTCODE = re.compile(r":([a-z_+1]+):")
+
+
+def emoji(text: str) -> str:
+    return _SHORTCODE.sub(lambda m: EMOJI.get(m[1], m[0]), text)
+
+
 def _render(body: str, *, from_bot: bool) -> str:
-    return str((_BOT_MD if from_bot else _USER_MD).render(body))
+    # Shortcodes become characters after rendering: inside code they stay as typed.
+    rendered = str((_BOT_MD if from_bot else _USER_MD).render(body))
+    return re.sub(r"(<code>.*?</code>)|:([a-z_+1]+):",
+                  lambda m: m[1] or EMOJI.get(m[2], m[0]), rendered, flags=re.S)  # fmt: skip
 
 
 def _who(name: str, is_bot: bool, what: str) -> str:
@@ -87,14 +109,16 @@ def _thread(gh: LocalGitHub, thread: Thread) -> str:
         f'<div class="event">{_who(thread.author, author_is_bot, "wrote")}'
         f'<div class="body">{_render(thread.body, from_bot=author_is_bot)}</div></div>'
     )
+    # Comments and reviews share one id sequence in LocalGitHub: by id is by time.
+    events: list[tuple[int, str]] = []
     for cid in thread.comments:
         c = gh.comments[cid]
-        reactions = " ".join(f":{r}:" for r in gh.reactions.get(cid, []))
+        reactions = " ".join(emoji(f":{r}:") for r in gh.reactions.get(cid, []))
         what = "commented" + (f" · reactions {reactions}" if reactions else "")
-        parts.append(
+        events.append((cid,
             f'<div class="event" id="comment-{cid}">{_who(c.author, c.author_is_bot, what)}'
             f'<div class="body">{_render(c.body, from_bot=c.author_is_bot)}</div></div>'
-        )
+        ))  # fmt: skip
     for review in gh.reviews.get(thread.number, []):
         inline = [rc for rc in gh.review_comments.get(thread.number, [])
                   if rc.review_id == review.id]  # fmt: skip
@@ -104,10 +128,11 @@ def _thread(gh: LocalGitHub, thread: Thread) -> str:
             for rc in inline
         )
         what = f"reviewed commit {review.commit_sha[:7]}"
-        parts.append(
+        events.append((review.id,
             f'<div class="event review">{_who(review.author, True, what)}'
             f'<div class="body">{_render(review.body, from_bot=True)}</div>{notes}</div>'
-        )
+        ))  # fmt: skip
+    parts += [text for _, text in sorted(events)]
     if pull is not None:
         for status in gh.statuses.get(pull.head_sha, {}).values():
             parts.append(
@@ -125,16 +150,22 @@ def render_html(gh: LocalGitHub, steps: list[Step], title: str = "infra-bot demo
         f"({s.seconds:.1f} s)</li>"
         for s in steps
     )
+    groups: dict[tuple[str, str, str], int] = {}
+    for d in gh.deployments:  # one line per environment, commit and state
+        state = d.state + (f" (approved by {d.approved_by})" if d.approved_by else "")
+        key = (d.environment, d.sha[:7], state)
+        groups[key] = groups.get(key, 0) + 1
     deployments = "".join(
-        f'<div class="deploy">deployment to <b>{html.escape(d.environment)}</b> at '
-        f"{d.sha[:7]}: {html.escape(d.state)}"
-        + (f" (approved by {html.escape(d.approved_by)})" if d.approved_by else "")
-        + "</div>"
-        for d in gh.deployments
+        f'<div class="deploy">deployment to <b>{html.escape(env)}</b> at {sha}: '
+        f"{html.escape(state)}" + (f" ({n} stacks)" if n > 1 else "") + "</div>"
+        for (env, sha, state), n in groups.items()
     )
-    threads = "".join(_thread(gh, t) for t in gh.threads.values())
+    # The pull requests first, as their own page on GitHub would show them; the
+    # issues they came from after.
+    ordered = sorted(gh.threads.values(), key=lambda t: (t.pull is None, t.number))
+    threads = "".join(_thread(gh, t) for t in ordered)
     return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>{CSP}"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
         f"<header>{html.escape(gh.repository)} · {html.escape(title)} · {when}</header><main>"
         f'<section class="thread"><h1>Steps</h1><ol>{progress}</ol>{deployments}</section>'

@@ -184,6 +184,16 @@ class GitHubAPI(Protocol):
         """
         ...
 
+    def update_branch_with_files(
+        self, branch: str, files: dict[str, str | None], message: str
+    ) -> str:
+        """Commit `files` on top of existing `branch` and move it (fast-forward only).
+
+        Returns the new commit's sha; a pull request whose head is `branch`
+        follows it, as on GitHub. Used to revise the bot's own pull requests.
+        """
+        ...
+
     # --- issue comments and reactions -------------------------------------
     def list_issue_comments(self, number: int) -> list[Comment]: ...
 
@@ -213,4 +223,10 @@ class GitHubAPI(Protocol):
 
     def commit_statuses(self, sha: str) -> list[CommitStatus]:
         """The latest status per context for `sha`."""
+        ...
+
+    # --- deployments --------------------------------------------------------
+    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+        """A GitHub deployment of `sha` to `environment` with one status (success, failure
+        ...); returns the deployment's id. A record only: GitHub runs nothing."""
         ...

@@ -96,19 +96,21 @@ def decide(
 def decide_access(command: Command, actor: Actor, *, from_fork: bool) -> Decision:
     """Bots, repository permission, forks: everything that needs no settings file."""
     spec = command.spec
+    # A change request has no verb word; its usage line is what the user recognises.
+    name = spec.usage if command.verb is Verb.GENERATE else command.verb.value
     if actor.is_bot:
         return Decision(False, "commands from bots are ignored")
     if actor.permission < spec.who:
         need = spec.who.name.lower()
         return Decision(
             False,
-            f"`{command.verb.value}` needs {need} permission on this "
+            f"`{name}` needs {need} permission on this "
             f"repository; you have {actor.permission.name.lower()}",
         )
     if spec.mutating and from_fork:
         return Decision(
             False,
-            f"`{command.verb.value}` does not run for pull requests from "
+            f"`{name}` does not run for pull requests from "
             "forks; a maintainer can push the branch to this repository",
         )
     return ALLOW

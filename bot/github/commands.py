@@ -31,6 +31,8 @@ class CommandRequest:
     number: int | None = None  # the issue or PR the command was given on
     pr: PullRequestInfo | None = None
     sarif_path: Path | None = None
+    # A workflow step (`handle --run`), not a person: answers only when there is news.
+    from_workflow: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,13 @@ TABLE: dict[Verb, str] = {
     Verb.STATUS: "bot.github.handlers.builtin:run_status",
     Verb.APPROVE_COST: "bot.github.approvals:run_approve_cost",
     Verb.GENERATE: "bot.commands.generate:run_generate",
-    Verb.PLAN: "bot.commands.cloud:run_plan",
-    Verb.APPLY: "bot.commands.cloud:run_apply",
-    Verb.PROMOTE: "bot.commands.cloud:run_promote",
-    Verb.DRIFT: "bot.commands.cloud:run_drift",
-    Verb.ROLLBACK: "bot.commands.cloud:run_rollback",
-    Verb.UNLOCK: "bot.commands.cloud:run_unlock",
-    Verb.COST: "bot.commands.cost:run_cost",
+    Verb.PLAN: "bot.github.handlers.cloud:run_plan",
+    Verb.APPLY: "bot.github.handlers.deploy:run_apply",
+    Verb.PROMOTE: "bot.github.handlers.deploy:run_promote",
+    Verb.DRIFT: "bot.github.handlers.cloud:run_drift",
+    Verb.ROLLBACK: "bot.github.handlers.deploy:run_rollback",
+    Verb.UNLOCK: "bot.github.handlers.cloud:run_unlock",
+    Verb.COST: "bot.github.handlers.cost:run_cost",
 }
 
 

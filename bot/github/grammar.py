@@ -67,7 +67,7 @@ class Spec:
 
 _ANY = frozenset(Where)
 _PR = frozenset({Where.PR})
-_ISSUE = frozenset({Where.ISSUE})
+_ISSUE_OR_PR = frozenset({Where.ISSUE, Where.PR})
 _ISSUE_PR = frozenset({Where.ISSUE, Where.PR, Where.DISPATCH})
 
 SPECS: dict[Verb, Spec] = {
@@ -76,8 +76,9 @@ SPECS: dict[Verb, Spec] = {
         Spec(
             Verb.GENERATE,
             "/infra <what you want>",
-            "generate a change as a pull request",
-            _ISSUE,
+            "on an issue: generate a change as a pull request; "
+            "on an infra-bot PR: revise it (one more commit on its branch)",
+            _ISSUE_OR_PR,
             Permission.WRITE,
             True,
         ),
@@ -227,11 +228,50 @@ def parse(
     first = rest.split(maxsplit=1)[0]
     verb = _verb(first)
     if verb is None:
-        # Free text is a request, not words: it is never split (quotes in it are prose).
-        if where is Where.ISSUE and len(rest.split()) > 1:
-            return _generate(rest, body)
-        return _unknown(first, where)
-    return _command(SPECS[verb], rest, where, environments)
+        return _free_text(first, rest, body, where)
+    return _known(verb, rest, where, environments)
+
+
+def _free_text(first: str, rest: str, body: str, where: Where) -> Command | ParseError:
+    # Free text is a request, not words: it is never split (quotes in it are prose).
+    # On an issue it asks for a new PR; on a PR, for a revision of that PR. One
+    # word, or a near-miss of a command with arguments that fit it ("plna dev"),
+    # is a mistyped command: answered with a hint, never guessed into a request.
+    words = rest.split()
+    if where in SPECS[Verb.GENERATE].where and len(words) > 1:
+        return _unknown(first, where) if _mistyped(first, words[1:]) else _generate(rest, body)
+    return _unknown(first, where)
+
+
+def _mistyped(first: str, args: list[str]) -> bool:
+    close = _close_verb(first)
+    if close is None:
+        return False
+    spec = SPECS[close]
+    fits = len(args) <= len(spec.required) + len(spec.optional)
+    return fits and all(_NAME.match(a) for a in args)
+
+
+def _close_verb(word: str) -> Verb | None:
+    names = [v.value for v in Verb if v is not Verb.GENERATE]
+    close = difflib.get_close_matches(word.lower(), names, n=1)
+    return Verb(close[0]) if close else None
+
+
+def _known(
+    verb: Verb, rest: str, where: Where, environments: frozenset[str]
+) -> Command | ParseError:
+    spec = SPECS[verb]
+    parsed = _command(spec, rest, where, environments)
+    too_many = len(rest.split()) - 1 > len(spec.required) + len(spec.optional)
+    if isinstance(parsed, ParseError) and too_many and where in SPECS[Verb.GENERATE].where:
+        # "/infra apply the review comments" is `apply` with bad arguments, never a
+        # guess at a change request; say how to phrase one.
+        return ParseError(
+            f"{parsed.message}. `{verb.value}` is a command: to describe a change in "
+            "words, start with another word"
+        )
+    return parsed
 
 
 def _command(
@@ -268,14 +308,18 @@ def _generate(rest: str, body: str) -> Command:
 
 
 def _unknown(word: str, where: Where) -> ParseError:
-    names = [v.value for v in Verb if v is not Verb.GENERATE]
-    close = difflib.get_close_matches(word.lower(), names, n=1)
-    hint = f" Did you mean `{close[0]}`?" if close else ""
+    close = _close_verb(word)
+    hint = f" Did you mean `{close.value}`?" if close else ""
     shown = word[:40]
     if where is Where.ISSUE:
         return ParseError(
             f"unknown command `{shown}`.{hint} To ask for a change, "
             "describe it in a few words after `/infra`."
+        )
+    if where is Where.PR:
+        return ParseError(
+            f"unknown command `{shown}`.{hint} To revise an infra-bot pull request, "
+            "describe the change in a few words after `/infra`."
         )
     return ParseError(f"unknown command `{shown}`.{hint}")
 

@@ -382,6 +382,23 @@ class PyGithubAPI:
             for s in data.get("statuses", [])
         ]
 
+    # --- deployments --------------------------------------------------------
+    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+        # Raw calls like the rest of this adapter (one error mapping); the same requests
+        # as PyGithub's create_deployment / create_status. auto_merge off and no required
+        # contexts: the record must never merge the default branch or wait for checks.
+        deployment = self._call(
+            "POST", self._repo("/deployments"), "recording a deployment",
+            body={"ref": sha, "environment": environment, "description": description[:140],
+                  "auto_merge": False, "required_contexts": [], "task": "deploy"},
+        )  # fmt: skip
+        self._call(
+            "POST", self._repo(f"/deployments/{deployment['id']}/statuses"),
+            "recording a deployment status",
+            body={"state": state, "description": description[:140], "environment": environment},
+        )  # fmt: skip
+        return int(deployment["id"])
+
 
 def _login(data: dict[str, Any]) -> str:
     user = data.get("user") or {}

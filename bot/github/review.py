@@ -71,6 +71,13 @@ def plan_review(findings: list[Finding], files: list[ChangedFile]) -> ReviewPlan
     return ReviewPlan(inline, tuple(sorted(rest)), len(findings))
 
 
+CHECKED_DIRS = ("stacks/", "environments/", "helm-values/", "guard/")
+CLEAN = (
+    "cfn-lint, the cfn-guard NIST 800-53 rules, the Kubernetes schema check (releases "
+    "whose chart is available) and the cross-stack checks found nothing on this commit."
+)
+
+
 def review_body(
     plan: ReviewPlan,
     findings: list[Finding],
@@ -91,6 +98,8 @@ def review_body(
             else ""
         ),
     ]
+    if not findings:
+        lines += ["", CLEAN]
     if rest:
         lines += ["", "Findings outside the changed lines:" if inline_posted else "Findings:", ""]
         for path, items in by_file(rest).items():
@@ -156,10 +165,15 @@ def post_review(
         return ReviewOutcome(False, 0, reason="the same review is already posted")
     older = [r for r, _ in previous]
     if not findings:
-        # A clean commit needs no review; retire the old one so it stops alarming.
+        # A short all-clear when checked files changed: reviewers see the commit was
+        # checked, not just a green dot. An earlier review with findings is retired
+        # so it stops alarming.
+        checked = any(f.path.startswith(CHECKED_DIRS) for f in files)
+        if checked:
+            api.create_review(number, head_sha, body, [])
         for old in older:
             api.edit_review(number, old.id, outdated_body(old, "", valid_at))
-        return ReviewOutcome(False, 0, reason="no findings")
+        return ReviewOutcome(checked, 0, reason="no findings")
     fallback = False
     try:
         api.create_review(number, head_sha, body, list(plan.inline))

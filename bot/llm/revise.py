@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from bot.github.api import GitHubAPI, PullRequestInfo
 from bot.llm.bedrock import Proposer
@@ -22,13 +21,7 @@ from bot.llm.workspace import Workspace
 
 MAX_COMMENTS = 20
 MAX_COMMENT_CHARS = 2000
-
-
-@runtime_checkable
-class BranchUpdater(Protocol):
-    def update_branch_with_files(
-        self, branch: str, files: dict[str, str | None], message: str
-    ) -> str: ...
+ASK = "To ask for a new change instead, describe it with `/infra <what you want>` in an issue."
 
 
 @dataclass(frozen=True)
@@ -78,7 +71,6 @@ def revise_pull_request(
     pr: PullRequestInfo,
     repo_root: Path,
     github: GitHubAPI,
-    branches: BranchUpdater,
     proposer: Proposer,
     checker: Checker,
     *,
@@ -88,7 +80,7 @@ def revise_pull_request(
 ) -> Revision:
     reason = refusal_reason(pr)
     if reason:
-        return Revision(None, None, f"I can't revise this pull request: {reason}.")
+        return Revision(None, None, f"Sorry, I can't revise this pull request: {reason}. {ASK}")
     ws = Workspace.copy_of(repo_root)
     try:
         _overlay(ws, github, pr)
@@ -103,7 +95,7 @@ def revise_pull_request(
         ws.remove()
     if not proposal.changes:
         return Revision(proposal, None, refusal(proposal))
-    sha = branches.update_branch_with_files(
+    sha = github.update_branch_with_files(
         pr.head_ref, dict(proposal.files), f"infra-bot: {request_text[:60]}"
     )
     parts = [warning_block(proposal.warnings)] if proposal.warnings else []

@@ -7,6 +7,7 @@ Pure functions over the dataclasses of bot.cloud; every value that came from AWS
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.cloud.deployer import Result, StackResult
 from bot.cloud.drift import DriftState, StackDrift
@@ -15,6 +16,9 @@ from bot.cloud.policy import Check, StatusRow, age
 from bot.cloud.preview import Outcome, PropertyChange, ResourceChange, StackPreview
 from bot.render.comments import fold
 from bot.render.text import escape_md, quote_untrusted
+
+if TYPE_CHECKING:  # for annotations only: the renderer stays free of the I/O modules
+    from bot.cloud.runs import PromotionOutcome, RollbackOutcome
 
 VALUE_LIMIT = 300
 ACTION_ORDER = ("Add", "Modify", "Remove", "Import", "Dynamic")
@@ -261,8 +265,31 @@ def status_markdown(env: str, rows: list[StatusRow], releases: list[str], now: d
 
 def checks_markdown(title: str, checks: list[Check]) -> str:
     icon = {True: "✓", False: "✗", None: "?"}
-    lines = [f"{title}:"] + [f"  {icon[c.ok]} {c.name}: {_clean(c.detail, 500)}" for c in checks]
+    lines = [f"{title}:", ""]
+    lines += [f"- {icon[c.ok]} {c.name}: {_clean(c.detail, 500)}" for c in checks]
     return "\n".join(lines) + "\n"
+
+
+def promotion_markdown(outcome: PromotionOutcome) -> str:
+    """Pre-checks of the source, then the target's deploy (or why it did not start)."""
+    title = f"Promotion {outcome.source} -> {outcome.target}: pre-checks"
+    text = checks_markdown(title, outcome.checks)
+    if not outcome.allowed:
+        return text + "\nPromotion refused: a pre-check failed.\n"
+    if outcome.commit and outcome.results:
+        text += "\n" + deploy_markdown(outcome.target, outcome.commit, outcome.results)
+    return text
+
+
+def rollback_markdown(env: str, outcome: RollbackOutcome) -> str:
+    current = outcome.current[:12] if outcome.current else "unknown"
+    text = (
+        f"### Rollback of `{outcome.stack}` in `{env}`\n\nCurrent version: `{current}`\n"
+        f"Rolling back to: `{outcome.target[:12]}`\n\n{stack_preview_md(outcome.preview)}\n"
+    )
+    if outcome.result:
+        text += "\n" + deploy_markdown(env, outcome.target, [outcome.result])
+    return text
 
 
 def event_line(stack_name: str, line: str) -> str:

@@ -50,7 +50,7 @@ def run_status(request: CommandRequest) -> CommandResult:
 
     parts = []
     try:
-        cloud = resolve("bot.commands.cloud:run_status")
+        cloud = resolve("bot.github.handlers.cloud:run_status")
     except UnavailableError as exc:
         parts.append(f"_Deployment status is not available in this build: {escape_md(str(exc))}._")
     else:

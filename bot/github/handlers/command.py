@@ -164,8 +164,9 @@ def handle_workflow_step(ctx: Context, pr: PullRequestInfo, default_branch: str)
     lookup; forks are still refused for mutating commands.
     """
     parsed = parse(f"/infra {ctx.run_command or ''}", Where.PR, known_environments(ctx))
-    if not isinstance(parsed, Command):
-        problem = parsed.message if parsed else "not a command"
+    if not isinstance(parsed, Command) or parsed.verb is Verb.GENERATE:
+        # A step runs a named command; free text (a change request) is a typo here.
+        problem = parsed.message if isinstance(parsed, ParseError) else "not a command"
         return Outcome(2, f"--run {ctx.run_command!r}: {problem}")
     if parsed.spec.mutating and pr.from_fork:
         return Outcome(0, f"skipped {parsed} for a pull request from a fork")
@@ -173,7 +174,7 @@ def handle_workflow_step(ctx: Context, pr: PullRequestInfo, default_branch: str)
                     number=pr.number, pr=pr)  # fmt: skip
     request = CommandRequest(
         parsed, ctx.api, ctx.settings, ctx.workspace, source.author, Where.PR, pr.number, pr,
-        ctx.sarif_path,
+        ctx.sarif_path, from_workflow=True,
     )  # fmt: skip
     result = commands.run(request, ctx.table)
     if result.body and not result.kind:  # a workflow step edits its comment on every push

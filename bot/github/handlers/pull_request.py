@@ -9,7 +9,7 @@ from bot.github.events import PullRequestChanged
 from bot.github.grammar import Command, Verb, Where
 
 # The cloud part may clean up change sets of a closed PR; optional.
-ON_CLOSED = "bot.commands.cloud:on_pull_request_closed"
+ON_CLOSED = "bot.github.handlers.cloud:on_pull_request_closed"
 
 
 def on_pull_request(ctx: Context, event: PullRequestChanged) -> Outcome:

@@ -8,7 +8,7 @@ from bot.github.context import Context, Outcome
 from bot.github.events import Pushed, Scheduled
 from bot.github.grammar import Command, Verb, Where
 
-DEPLOY = "bot.commands.cloud:run_deploy"
+DEPLOY = "bot.github.handlers.deploy:run_deploy"
 
 
 def _run(ctx: Context, target: str, command: Command, actor: str) -> CommandResult:

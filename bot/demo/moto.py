@@ -1,0 +1,196 @@
+"""The demo's AWS: a moto server on 127.0.0.1, three accounts, never real AWS.
+
+moto 5 executes change sets but skips two things CloudFormation does on
+execution: it neither publishes the stack's outputs as exports (so a later
+stack's Fn::ImportValue fails) nor applies the change set's tags and parameters
+to an existing stack (so the next change set compares against stale values).
+And a second CREATE change set for a stack still in REVIEW_IN_PROGRESS (planned
+on the PR, planned again after the merge) makes moto a second stack of the same
+name, which describe_stacks never shows leaving review. Finally, a stack update
+re-parses resources whose Condition is false (the VPC's third NAT gateway in an
+environment with one), failing on their Fn::GetAtt, and replaces every modified
+resource whose moto model cannot update (an EIP: a tag changed) by None, which
+the next Fn::GetAtt reads as "undefined resource". CloudFormation skips the
+first and updates the second in place; the patch keeps both as they were.
+Deploy records live in stack tags and the platform is a chain of imports, so
+`patch_change_sets` adds both to moto's backend. It changes the stand-in, not
+infra-bot: nothing outside bot/demo knows about it.
+
+The endpoint is handed to boto3 through the per-service variables
+(AWS_ENDPOINT_URL_CLOUDFORMATION, ...), not the global AWS_ENDPOINT_URL, so a
+user's real credentials still reach Bedrock while every CloudFormation, STS and
+SSM call stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+# Services the demo's commands call; each gets the moto endpoint.
+SERVICES = ("cloudformation", "sts", "ssm", "s3", "iam", "ec2", "logs", "kms", "sqs")
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "demo",
+    "AWS_SECRET_ACCESS_KEY": "demo",
+    "AWS_SESSION_TOKEN": "demo",
+}
+
+
+class MotoMissingError(RuntimeError):
+    """moto is an optional dependency (`pip install 'infra-bot[demo]'`)."""
+
+
+def patch_change_sets() -> None:
+    """Make moto's ExecuteChangeSet publish exports and keep tags/parameters. Idempotent."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = CloudFormationBackend.execute_change_set
+    if getattr(original, "_infra_bot_patched", False):
+        return
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name),
+            None,
+        )
+        if change_set is not None:
+            # A stack born from a change set resolves Fn::ImportValue against nothing.
+            stack = self.stacks[change_set.stack_id]
+            stack.cross_stack_resources = self.exports
+            stack.resource_map.cross_stack_resources = self.exports
+        original(self, change_set_name, stack_name)
+        if change_set is None:
+            return
+        if change_set.tags:
+            stack.tags = dict(change_set.tags)
+        # moto compares later change sets with these to decide "no changes".
+        stack.parameters = change_set.parameters
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        for export in stack.exports:
+            self.exports[export.name] = export
+
+    create_original = CloudFormationBackend.create_change_set
+
+    def create_change_set(self: Any, stack_name: str, *args: Any, **kwargs: Any) -> Any:
+        kind = kwargs.get("change_set_type", args[4] if len(args) > 4 else None)
+        if kind == "CREATE":
+            # CloudFormation reuses the stack under review; moto would add a twin.
+            for stack_id, stack in list(self.stacks.items()):
+                if stack.name == stack_name and stack.status == "REVIEW_IN_PROGRESS":
+                    del self.stacks[stack_id]
+        return create_original(self, stack_name, *args, **kwargs)
+
+    diff_original = ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, template: dict[str, Any], *args: Any) -> Any:
+        actions = diff_original(self, template, *args)
+        resources = template.get("Resources", {})
+        conditions = getattr(self, "lazy_condition_map", {})
+
+        def off(name: str) -> bool:
+            condition = resources.get(name, {}).get("Condition")
+            return bool(condition) and condition in conditions and not conditions[condition]
+
+        for action in ("Add", "Modify"):
+            actions[action] = [n for n in actions[action] if not off(n)]
+        return actions
+
+    update_original = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id: str, resource_json: Any, resources_map: Any,
+                                  *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+        updated = update_original(logical_id, resource_json, resources_map, *args, **kwargs)
+        return updated if updated is not None else resources_map[logical_id]
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+    execute_change_set._infra_bot_patched = True  # type: ignore[attr-defined]
+    ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign,assignment]
+    CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+    CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
+
+
+def endpoint_variables(endpoint: str) -> dict[str, str]:
+    """The environment that sends the demo's AWS services to `endpoint`. Pure."""
+    return {f"AWS_ENDPOINT_URL_{s.upper()}": endpoint for s in SERVICES}
+
+
+def has_credentials(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Real credentials the user already has (then Bedrock is tried)."""
+    import boto3
+
+    if environ.get("AWS_ACCESS_KEY_ID") or environ.get("AWS_PROFILE"):
+        return True
+    return boto3.Session().get_credentials() is not None
+
+
+class _Quiet:
+    """moto's request log, its tracebacks for actions it lacks (drift detection) and
+    its warnings about resource types it skips would bury the demo's own output."""
+
+    NAMES = ("werkzeug", "moto")
+
+    def __init__(self) -> None:
+        self.levels = {n: logging.getLogger(n).level for n in self.NAMES}
+        for name in self.NAMES:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.filterwarnings("ignore", module=r"moto\.")
+        warnings.filterwarnings("ignore", message=r"Tried to parse AWS::")
+
+    def close(self) -> None:
+        self.warnings.__exit__(None, None, None)
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _quiet_moto() -> _Quiet:
+    return _Quiet()
+
+
+@dataclass(frozen=True)
+class MotoCloud:
+    endpoint: str
+    used_real_credentials: bool
+
+
+@contextmanager
+def moto_cloud() -> Iterator[MotoCloud]:
+    """Start moto, point boto3 at it for this process, and undo both afterwards."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ModuleNotFoundError:
+        raise MotoMissingError(
+            "the demo needs moto: pip install 'infra-bot[demo]' (make demo does this)"
+        ) from None
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no 1 s IMDS probe
+    quiet = _quiet_moto()
+    real = has_credentials(os.environ)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    changes = {**endpoint_variables(endpoint), "AWS_DEFAULT_REGION": "us-east-1"}
+    if not real:
+        changes.update(DUMMY_CREDENTIALS)
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    patch_change_sets()
+    try:
+        yield MotoCloud(endpoint, real)
+    finally:
+        server.stop()
+        quiet.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

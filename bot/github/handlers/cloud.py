@@ -1,0 +1,148 @@
+"""`/infra plan`, `drift`, `status`, `unlock`, and the clean-up when a PR closes.
+
+The read-mostly cloud commands: each runs bot.cloud.runs per environment and answers
+with bot.render.changeset markdown. Deploys (apply, push, promote, rollback) are in
+bot.github.handlers.deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from bot.github.actions import log
+from bot.github.commands import CommandRequest, CommandResult
+from bot.github.grammar import Where
+from bot.github.handlers.envruns import Failed, attempt, environments, open_run, repo_at
+
+PLAN_KIND = "plan"
+DRIFT_KIND = "drift"
+
+
+def run_plan(request: CommandRequest) -> CommandResult:
+    """Change sets for the PR head in each environment: one sticky, a section per env."""
+    from bot.cloud.preview import Outcome
+    from bot.cloud.runs import plan_env
+    from bot.github.handlers.builtin import base_ref_for
+    from bot.render.changeset import plan_markdown
+
+    if request.pr is None:
+        return CommandResult(False, "`plan` needs a pull request.")
+    sha = request.pr.head_sha
+    repo = attempt("checkout", lambda _: repo_at(request.workspace, sha))
+    if isinstance(repo, Failed):
+        return CommandResult(False, f"Cannot read the PR head `{sha[:12]}`: {repo.reason}")
+    since = base_ref_for(request)
+    ok, sections = True, []
+    for env in environments(request, repo):
+        previews = attempt(
+            env, lambda e: plan_env(open_run(request, repo, e), sha, changed_since=since)
+        )
+        if isinstance(previews, Failed):
+            ok = False
+            sections.append(previews.markdown())
+            continue
+        ok = ok and not any(p.outcome in {Outcome.FAILED, Outcome.BLOCKED} for p in previews)
+        sections.append(plan_markdown(env, sha, previews))
+    scope = (
+        f"Stacks changed since `{since}` and the stacks that depend on them."
+        if since
+        else "Every stack (the base branch is not in this checkout)."
+    )
+    body = f"## infra-bot plan\n\n{scope} Nothing is executed until a deploy.\n\n"
+    # When and for whom: a re-run at the same commit is news (fresh change sets), and
+    # the reader sees which run the comment shows.
+    login = re.sub(r"[^A-Za-z0-9\[\]-]", "", request.actor)[:40]  # a login, nothing else
+    who = "the PR workflow" if request.from_workflow or not login else f"`{login}`"
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    footer = f"\n\n_Planned {when} for {who}._\n"
+    return CommandResult(ok, body + "\n".join(sections) + footer, kind=PLAN_KIND)
+
+
+def run_drift(request: CommandRequest) -> CommandResult:
+    from bot.cloud.drift import DriftState
+    from bot.cloud.runs import drift_env
+    from bot.render.changeset import drift_markdown
+
+    repo = repo_at(request.workspace, None)
+    ok, sections = True, []
+    for env in environments(request, repo):
+        drifts = attempt(env, lambda e: drift_env(open_run(request, repo, e)))
+        if isinstance(drifts, Failed):
+            ok = False
+            sections.append(drifts.markdown())
+            continue
+        ok = ok and not any(d.state is DriftState.DRIFTED for d in drifts)
+        sections.append(drift_markdown(env, drifts))
+    body = "\n".join(sections)
+    return CommandResult(ok, body, kind=DRIFT_KIND if request.where is Where.PR else None)
+
+
+def run_status(request: CommandRequest) -> CommandResult:
+    """Stacks, states, deployed commit and age per environment (builtin.run_status adds
+    the checks and posts it)."""
+    from bot.cloud.runs import status_env
+    from bot.render.changeset import status_markdown
+
+    repo = repo_at(request.workspace, None)
+    now = datetime.now(UTC)
+    ok, sections = True, []
+    for env in environments(request, repo):
+        rows = attempt(env, lambda e: status_env(open_run(request, repo, e)))
+        if isinstance(rows, Failed):
+            ok = False
+            sections.append(rows.markdown())
+            continue
+        sections.append(status_markdown(env, rows, sorted(repo.releases), now))
+    return CommandResult(ok, "\n".join(sections))
+
+
+def run_unlock(request: CommandRequest) -> CommandResult:
+    """Release a stale deploy lock. A comment never forces: a lock that is not stale may
+    belong to a deploy still running, and only its operator knows."""
+    from bot.cloud import lock
+
+    env = request.command.args[0]
+    repo = repo_at(request.workspace, None)
+
+    def unlock(_: str) -> str:
+        run = open_run(request, repo, env)
+        if run.locks is None:
+            return "no lock store for this environment; nothing to release"
+        name = lock.lock_name(run.env.project, env)
+        return lock.unlock(run.locks, name, datetime.now(UTC))
+
+    try:
+        message = attempt(env, unlock)
+    except lock.LockError as exc:
+        text = str(exc).replace("pass --force", "run `infra-bot unlock --force` from a shell")
+        return CommandResult(False, f"`{env}`: {text}.")
+    if isinstance(message, Failed):
+        return CommandResult(False, message.markdown())
+    return CommandResult(True, f"`{env}`: {message}.")
+
+
+def on_pull_request_closed(request: CommandRequest) -> CommandResult:
+    """Delete the change sets planned for the closed PR's head: no deploy will run them."""
+    from bot.cloud.planner import delete_commit_change_sets
+
+    if request.pr is None:
+        return CommandResult(True)
+    sha = request.pr.head_sha
+    repo = repo_at(request.workspace, None)
+
+    def clean(env: str) -> list[str]:
+        run = open_run(request, repo, env)
+        return [
+            name
+            for stack in repo.deployments(env)
+            for name in delete_commit_change_sets(run.cfn, run.env.stack_name(stack), sha)
+        ]
+
+    for env in environments(request, repo):
+        deleted = attempt(env, clean)
+        if isinstance(deleted, Failed):
+            log(f"#{request.pr.number} closed: {env} not cleaned up: {deleted.reason}")
+        else:
+            log(f"#{request.pr.number} closed: deleted {len(deleted)} change set(s) in {env}")
+    return CommandResult(True)
