@@ -27,6 +27,7 @@ COMMAND_MODULES = [
 OPTIONAL_MODULES = [
     "bot.commands.cost",
     "bot.commands.cloud",
+    "bot.commands.eks",
     "bot.commands.handle",
     "bot.commands.generate",
     "bot.commands.demo",

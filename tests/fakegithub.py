@@ -278,11 +278,12 @@ class FakeGitHub:
             return ref
         return repo.refs.get(f"heads/{ref}") or repo.refs.get(ref.removeprefix("refs/"))
 
-    def add_issue(self, *, title: str = "An issue", body: str = "", author: str = "alice") -> JSON:
+    def add_issue(self, *, title: str = "An issue", body: str = "", author: str = "alice",
+                  labels: tuple[str, ...] = ()) -> JSON:  # fmt: skip
         number = next(self._numbers)
         issue = {
             "number": number, "title": title, "body": body, "user": self._user(author),
-            "state": "open", "labels": [], "created_at": self.now(),
+            "state": "open", "labels": [{"name": n} for n in labels], "created_at": self.now(),
             "html_url": f"http://127.0.0.1:9/{self.repo.full_name}/issues/{number}",
         }  # fmt: skip
         self.issues[number] = issue
@@ -633,9 +634,13 @@ class FakeGitHub:
             if (state == "all" or i["state"] == state)
             and labels <= {lab["name"] for lab in i["labels"]}
         ]  # fmt: skip
-        return 200, out
+        # GitHub's default order: newest first (sort=created, direction=desc).
+        return 200, sorted(out, key=lambda i: i["number"],
+                           reverse=query.get("direction", "desc") == "desc")  # fmt: skip
 
     def _create_issue(self, body: JSON, **_: Any) -> tuple[int, Any]:
+        if not body.get("title") or len(body.get("body") or "") > 65_536:
+            return 422, {"message": "Validation Failed"}
         issue = self.add_issue(title=body["title"], body=body.get("body", ""),
                                author=self.bot_login)  # fmt: skip
         issue["labels"] = [{"name": n} for n in body.get("labels", [])]
@@ -649,6 +654,10 @@ class FakeGitHub:
         issue = self.issues.get(int(number))
         if issue is None:
             return 404, {"message": "Not Found"}
+        if len(body.get("body") or "") > 65_536 or body.get("state", "open") not in {
+            "open", "closed"
+        }:  # fmt: skip
+            return 422, {"message": "Validation Failed"}
         for key in ("title", "body", "state"):
             if key in body:
                 issue[key] = body[key]

@@ -123,3 +123,18 @@ def test_help_lists_every_command_once():
     assert "| `/infra <what you want>` | PR, issue | write+ |" in on_pr
     assert "on an infra-bot PR: revise it" in on_pr
     assert "/infra <what you want>" not in help_text(Where.DISPATCH)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("/infra deploy prd", "apply"), ("/infra diff dev", "plan"), ("/infra approve dev", "approve-cost")],
+)
+def test_words_from_other_tools_are_mistyped_commands_not_requests(text: str, meant: str) -> None:
+    parsed = parse(text, Where.PR)
+    assert isinstance(parsed, ParseError), parsed
+    assert f"Did you mean `{meant}`?" in parsed.message
+
+
+def test_a_sentence_starting_with_an_alias_is_still_a_request() -> None:
+    parsed = parse("/infra deploy the bucket with a 90 day lifecycle rule", Where.ISSUE)
+    assert isinstance(parsed, Command) and parsed.verb is Verb.GENERATE

@@ -128,7 +128,10 @@ def test_deploy_chain_is_bound_to_environments_and_never_cancelled():
 def test_fork_prs_get_secret_less_validation_only():
     pr = jobs(WORKFLOWS / "pr.yml")
     same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
-    assert pr["plan"]["if"] == same_repo and pr["cost"]["if"] == same_repo
+    for name in ("plan", "cost"):
+        assert pr[name]["if"] == f"github.event.action != 'closed' && {same_repo}"
+    assert pr["cleanup"]["if"] == f"github.event.action == 'closed' && {same_repo}"
+    assert pr["validate"]["if"] == "github.event.action != 'closed'"
     handle, fork = pr["validate"]["steps"][4], pr["validate"]["steps"][5]
     assert handle["if"] == same_repo and "infra-bot handle" in handle["run"]
     assert fork["if"] == same_repo.replace("==", "!=") and "GITHUB_TOKEN" not in str(fork)

@@ -8,7 +8,9 @@ commands and their order can be checked: a fake runner records them.
 from __future__ import annotations
 
 import difflib
+import re
 import subprocess
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -39,6 +41,26 @@ class SubprocessHelm:
             [str(self.binary), *args], capture_output=True, text=True, check=False, timeout=1800
         )
         return HelmRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass(frozen=True)
+class MissingHelm:
+    """Stands in when helm is not installed: every call fails, saying so."""
+
+    reason: str
+
+    def __call__(self, args: list[str]) -> HelmRun:
+        return HelmRun(127, "", self.reason)
+
+
+def toolchain_helm() -> HelmRunner:
+    """The toolchain's helm; without one, releases fail with the install hint."""
+    from bot.toolchain import Toolchain, ToolMissingError
+
+    try:
+        return SubprocessHelm(Toolchain().require("helm").path)
+    except ToolMissingError as exc:
+        return MissingHelm(str(exc))
 
 
 class HelmError(RuntimeError):
@@ -98,12 +120,46 @@ def with_kubeconfig(args: list[str], kubeconfig: Path | None) -> list[str]:
     return [*args, "--kubeconfig", str(kubeconfig)] if kubeconfig else args
 
 
+_DOCUMENT_SPLIT = re.compile(r"^---[^\n]*\n", re.MULTILINE)
+_SECRET_KIND = re.compile(r"^kind:\s*Secret\s*$", re.MULTILINE)
+_SECRET_FIELD = re.compile(r"^(data|stringData):")
+REDACTED = "<redacted>"
+
+
+def _redact_secret(doc: str) -> str:
+    lines: list[str] = []
+    inside = False
+    for line in doc.splitlines(keepends=True):
+        out = line
+        if _SECRET_FIELD.match(line):
+            inside = True
+            key, _, value = line.partition(":")
+            out = line if value.strip() in {"", "|", ">"} else f"{key}:\n"
+        elif inside and line.startswith((" ", "\t")):
+            key, sep, _ = line.partition(":")
+            out = f"{key}: {REDACTED}\n" if sep else ""
+        elif line.strip():
+            inside = False
+        lines.append(out)
+    return "".join(lines)
+
+
+def redact_secrets(manifest: str) -> str:
+    """Manifests with every value under a Secret's data/stringData replaced. Pure.
+
+    The diff goes to pull-request comments and job summaries; a Secret's change
+    shows as its keys only.
+    """
+    docs = _DOCUMENT_SPLIT.split(manifest)
+    return "---\n".join(_redact_secret(d) if _SECRET_KIND.search(d) else d for d in docs)
+
+
 def manifest_diff(release: str, current: str, rendered: str) -> str:
-    """Unified diff of the deployed manifest against the rendered one. Pure."""
+    """Unified diff of the deployed manifest against the rendered one, Secrets redacted. Pure."""
     return "".join(
         difflib.unified_diff(
-            current.splitlines(keepends=True),
-            rendered.splitlines(keepends=True),
+            redact_secrets(current).splitlines(keepends=True),
+            redact_secrets(rendered).splitlines(keepends=True),
             fromfile=f"{release} (deployed)",
             tofile=f"{release} (this commit)",
         )
@@ -116,6 +172,39 @@ class ReleaseResult:
     ok: bool
     diff: str
     message: str
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why the releases of one cluster stack do not run, and whether that fails the deploy."""
+
+    reason: str
+    failure: bool
+
+
+def cluster_skips(
+    cluster_stacks: Collection[str],
+    env: str,
+    env_stacks: Collection[str],
+    in_run: Collection[str],
+    failed_stack: str | None,
+) -> dict[str, Skip]:
+    """Cluster stacks whose releases cannot run in this deploy, and why. Pure.
+
+    Not a failure: the cluster stack is not one of the environment's stacks, or not
+    one this run deploys (`--stacks`): nobody asked for that cluster. A failure: a
+    stack of this run failed (the releases may need what it would have created).
+    """
+    out: dict[str, Skip] = {}
+    for stack in cluster_stacks:
+        if stack not in env_stacks:
+            out[stack] = Skip(f"cluster stack {stack} is not one of {env}'s stacks", False)
+        elif stack not in in_run:
+            out[stack] = Skip(f"cluster stack {stack} is not part of this deploy", False)
+        elif failed_stack is not None:
+            out[stack] = Skip(f"stack {failed_stack} did not deploy", True)
+    return out
 
 
 def deploy_releases(
@@ -126,12 +215,19 @@ def deploy_releases(
     *,
     kubeconfig: Path | None = None,
     helm_major: int = 4,
+    kubeconfigs: Mapping[str, Path] | None = None,
+    skips: Mapping[str, Skip] | None = None,
 ) -> list[ReleaseResult]:
     """Diff then upgrade each release in order; skip those whose cluster stack did not
-    deploy, stop at the first failure."""
+    deploy or is in `skips`, stop at the first failure. `kubeconfigs` (cluster stack ->
+    file) overrides `kubeconfig`."""
     out: list[ReleaseResult] = []
     for name in release_order(releases):
         release = releases[name]
+        skip = (skips or {}).get(release.spec.cluster_stack)
+        if skip is not None:
+            out.append(ReleaseResult(name, not skip.failure, "", f"skipped: {skip.reason}", True))
+            continue
         if release.spec.cluster_stack not in deployed_stacks:
             out.append(
                 ReleaseResult(
@@ -140,16 +236,18 @@ def deploy_releases(
                     "",
                     f"skipped: cluster stack {release.spec.cluster_stack} "
                     "is not deployed in this run",
+                    True,
                 )
             )
             continue
-        rendered = helm(with_kubeconfig(template_args(release, env), kubeconfig))
+        kubeconfig_here = (kubeconfigs or {}).get(release.spec.cluster_stack, kubeconfig)
+        rendered = helm(with_kubeconfig(template_args(release, env), kubeconfig_here))
         if rendered.code != 0:
             out.append(ReleaseResult(name, False, "", f"helm template failed: {rendered.stderr}"))
             break
-        current = helm(with_kubeconfig(manifest_args(release), kubeconfig))
+        current = helm(with_kubeconfig(manifest_args(release), kubeconfig_here))
         diff = manifest_diff(name, current.stdout if current.code == 0 else "", rendered.stdout)
-        run = helm(with_kubeconfig(upgrade_args(release, env, helm_major), kubeconfig))
+        run = helm(with_kubeconfig(upgrade_args(release, env, helm_major), kubeconfig_here))
         out.append(
             ReleaseResult(
                 name,

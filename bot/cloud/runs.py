@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.cloud.adapter import CloudFormationApi
+from bot.cloud.adapter import CloudError, CloudFormationApi
 from bot.cloud.deployer import (
     DeployHook,
     EventSink,
@@ -25,7 +25,7 @@ from bot.cloud.deployer import (
 )
 from bot.cloud.drift import StackDrift, detect_stack_drift
 from bot.cloud.events import Ending, ending
-from bot.cloud.helm import HelmRunner, ReleaseResult, deploy_releases
+from bot.cloud.helm import HelmRunner, ReleaseResult, Skip, cluster_skips, deploy_releases
 from bot.cloud.lock import LockError, LockStore, acquire, busy_stacks, lock_name, release
 from bot.cloud.planner import TAG_PREVIOUS, plan_stack, plan_stacks
 from bot.cloud.policy import (
@@ -47,6 +47,9 @@ from bot.repo.changes import checkout_at
 from bot.repo.model import Environment, Repository
 
 DESTROY_TIMEOUT = 3600.0
+
+ClusterConnect = Callable[[str], Path]
+"""Cluster stack -> a kubeconfig for its cluster; raises CloudError saying why not."""
 
 
 class RunRefused(RuntimeError):  # noqa: N818 - reads as the verdict it is
@@ -151,6 +154,46 @@ class DeployOutcome:
         return all(r.result.ok for r in self.results) and all(r.ok for r in self.releases)
 
 
+def deploy_helm(
+    run: EnvRun,
+    repo: Repository,
+    helm: HelmRunner | None,
+    in_run: list[str],
+    results: list[StackResult],
+    *,
+    kubeconfig: Path | None = None,
+    connect: ClusterConnect | None = None,
+) -> list[ReleaseResult]:
+    """The releases of `repo` after the stacks of this run, against their clusters.
+
+    A given `kubeconfig` serves every cluster; otherwise `connect` finds each one.
+    A cluster stack this run deployed whose cluster cannot be reached (no ClusterName
+    output, DescribeCluster refused) is a failure: its releases were due and did not
+    run. Those of cluster stacks outside the run are skipped without failing
+    (bot.cloud.helm.cluster_skips).
+    """
+    if helm is None or not repo.releases:
+        return []
+    failed = next((r.stack for r in results if not r.result.ok), None)
+    clusters = sorted({r.spec.cluster_stack for r in repo.releases.values()})
+    env_stacks = repo.deployments(run.env.name)
+    skips = cluster_skips(clusters, run.env.name, env_stacks, in_run, failed)
+    kubeconfigs: dict[str, Path] = {}
+    for stack in (s for s in clusters if s not in skips):
+        if kubeconfig is not None:
+            kubeconfigs[stack] = kubeconfig
+        elif connect is None:
+            skips[stack] = Skip("no kubeconfig for the cluster", True)
+        else:
+            try:
+                kubeconfigs[stack] = connect(stack)
+            except CloudError as exc:
+                skips[stack] = Skip(f"cannot reach the cluster of {stack}: {exc}", True)
+    return deploy_releases(
+        helm, repo.releases, run.env.name, set(kubeconfigs), kubeconfigs=kubeconfigs, skips=skips
+    )
+
+
 def deploy_env(
     run: EnvRun,
     commit: str,
@@ -162,9 +205,11 @@ def deploy_env(
     on_preview: Callable[[StackPreview], None] | None = None,
     helm: HelmRunner | None = None,
     kubeconfig: Path | None = None,
+    connect: ClusterConnect | None = None,
     bound_env: str | None = None,
     override_protection: bool = False,
 ) -> DeployOutcome:
+    """Deploy the stacks in order, then (with `helm`) the Helm releases: see deploy_helm."""
     guard_protected(run.env.name, bound_env, override_protection)
     order = ordered_stacks(run.repo, run.env.name, stacks)
     specs = specs_for(run.repo, run.env.name, order, commit)
@@ -185,12 +230,9 @@ def deploy_env(
             on_result=on_result,
             replan=do_replan if replan else None,
         )
-        releases: list[ReleaseResult] = []
-        if helm is not None and all(r.result.ok for r in results):
-            ok_stacks = {r.stack for r in results if r.result.ok}
-            releases = deploy_releases(
-                helm, run.repo.releases, run.env.name, ok_stacks, kubeconfig=kubeconfig
-            )
+        releases = deploy_helm(
+            run, run.repo, helm, order, results, kubeconfig=kubeconfig, connect=connect
+        )
     return DeployOutcome(results, releases, replanned)
 
 
@@ -202,6 +244,7 @@ class PromotionOutcome:
     commit: str | None
     previews: list[StackPreview]
     results: list[StackResult]
+    releases: list[ReleaseResult] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -209,7 +252,11 @@ class PromotionOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.allowed and all(r.result.ok for r in self.results)
+        return (
+            self.allowed
+            and all(r.result.ok for r in self.results)
+            and all(r.ok for r in self.releases)
+        )
 
 
 def promotion_checks(
@@ -239,8 +286,12 @@ def promote(
     bound_env: str | None = None,
     override_protection: bool = False,
     dry_run: bool = False,
+    helm: HelmRunner | None = None,
+    kubeconfig: Path | None = None,
+    connect: ClusterConnect | None = None,
 ) -> PromotionOutcome:
-    """Pre-checks on `source`, then plan and deploy `target` stack by stack at source's commit.
+    """Pre-checks on `source`, then plan and deploy `target` stack by stack at source's commit,
+    then (with `helm`) the Helm releases of that commit (see deploy_helm).
 
     Plan and deploy alternate per stack: in a new environment a stack's change set
     can only be created once the stacks it imports from exist.
@@ -272,7 +323,12 @@ def promote(
             if not res.result.ok:
                 results += skipped(specs[i + 1 :], spec.stack)
                 break
-    return PromotionOutcome(source.env.name, target.env.name, checks, commit, previews, results)
+        releases = deploy_helm(
+            target, repo, helm, order, results, kubeconfig=kubeconfig, connect=connect
+        )
+    return PromotionOutcome(
+        source.env.name, target.env.name, checks, commit, previews, results, releases
+    )
 
 
 @dataclass(frozen=True)

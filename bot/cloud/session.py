@@ -50,6 +50,17 @@ def target_for(environment: Environment, endpoint_url: str | None = None) -> Aws
 
 def environment_session(environment: Environment, target: AwsTarget) -> Any:
     """A boto3 Session acting in the environment's account."""
+    return role_session(environment.role_arn, environment.account_id, target)
+
+
+def account_of(role_arn: str) -> str:
+    """The account id in `arn:aws:iam::<account>:role/<name>` ('' when there is none). Pure."""
+    parts = role_arn.split(":")
+    return parts[4] if len(parts) > 5 else ""
+
+
+def role_session(role_arn: str | None, account_id: str, target: AwsTarget) -> Any:
+    """A boto3 Session acting as `role_arn` (the process's own credentials without one)."""
     import boto3
 
     base = boto3.Session(region_name=target.region)
@@ -57,20 +68,18 @@ def environment_session(environment: Environment, target: AwsTarget) -> Any:
         "sts", endpoint_url=target.endpoint_url, config=client_config(target.max_attempts)
     )
     token_file = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
-    if environment.role_arn is None:
+    if role_arn is None:
         return base
     if token_file and target.endpoint_url is None:
         creds = sts.assume_role_with_web_identity(
-            RoleArn=environment.role_arn,
+            RoleArn=role_arn,
             RoleSessionName=SESSION_NAME,
             WebIdentityToken=Path(token_file).read_text(encoding="utf-8").strip(),
         )["Credentials"]
     else:
-        if sts.get_caller_identity()["Account"] == environment.account_id:
+        if sts.get_caller_identity()["Account"] == account_id:
             return base
-        creds = sts.assume_role(RoleArn=environment.role_arn, RoleSessionName=SESSION_NAME)[
-            "Credentials"
-        ]
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

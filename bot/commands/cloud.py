@@ -21,7 +21,7 @@ from bot.commands.common import fail, repo_root
 if TYPE_CHECKING:
     from bot.cloud.events import StackEvent
     from bot.cloud.helm import HelmRunner
-    from bot.cloud.runs import EnvRun
+    from bot.cloud.runs import ClusterConnect, EnvRun
     from bot.cloud.spec import StackSpec
     from bot.settings import Settings
 
@@ -187,21 +187,34 @@ def deploy(
         False, "--replan", help="Plan stacks that have no change set yet, then deploy them."
     ),
     kubeconfig: Path | None = typer.Option(
-        None, help="Deploy the Helm releases too, against this cluster."
+        None, help="The cluster for the Helm releases; default: found from the cluster stack."
+    ),
+    helm: bool | None = typer.Option(
+        None, "--helm/--no-helm", help="Deploy the Helm releases too (default: when there are any)."
     ),
     override_protection: bool = OVERRIDE_OPT,
     output: Path | None = OUTPUT_OPT,
     root: Path | None = ROOT_OPT,
     endpoint_url: str | None = ENDPOINT_OPT,
 ) -> None:
-    """Execute the reviewed change sets of this commit, in dependency order."""
+    """Execute the reviewed change sets of this commit, in dependency order, then the Helm
+    releases against the cluster of their cluster stack.
+
+    A release is "skipped: <why>" when its cluster cannot be used. Exit code 1 when
+    the cluster stack was part of this deploy but its cluster cannot be reached (no
+    ClusterName output, DescribeCluster refused): the releases were due. Not a
+    failure when the cluster stack is not one of ENV's stacks or not among --stacks.
+    """
+    import tempfile
+
     from bot.cloud.runs import deploy_env
     from bot.render.changeset import deploy_markdown, stack_preview_md
 
     printer = EventPrinter()
-    with _errors():
+    with _errors(), tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as folder:
         run = _open(root, env, endpoint_url)
         sha = _commit(run, commit)
+        with_helm = bool(run.repo.releases) if helm is None else helm
         outcome = deploy_env(
             run,
             sha,
@@ -209,24 +222,32 @@ def deploy(
             replan=replan,
             on_event=printer,
             on_preview=lambda p: _emit(stack_preview_md(p) + "\n\n", None),
-            helm=_helm() if kubeconfig else None,
+            helm=_helm() if with_helm else None,
             kubeconfig=kubeconfig,
+            connect=_connector(run, endpoint_url, Path(folder)) if with_helm else None,
             bound_env=_bound_env(),
             override_protection=override_protection,
         )
     text = deploy_markdown(env, sha, outcome.results, outcome.releases)
-    if kubeconfig is None and run.repo.releases:
-        text += "\nHelm releases were not deployed: no --kubeconfig for the cluster.\n"
+    if not with_helm and run.repo.releases:
+        text += "\nHelm releases were not deployed (--no-helm).\n"
     _emit(text, output)
     if not outcome.ok:
         raise typer.Exit(1)
 
 
-def _helm() -> HelmRunner:
-    from bot.cloud.helm import SubprocessHelm
-    from bot.toolchain import Toolchain
+def _connector(run: EnvRun, endpoint_url: str | None, folder: Path) -> ClusterConnect:
+    """Finds the cluster of a cluster stack and writes its kubeconfig into `folder`."""
+    from bot.cloud.eks import ClusterConnector
+    from bot.cloud.session import target_for
 
-    return SubprocessHelm(Toolchain().require("helm").path)
+    return ClusterConnector(run.cfn, run.env, target_for(run.env, endpoint_url), folder)
+
+
+def _helm() -> HelmRunner:
+    from bot.cloud.helm import toolchain_helm
+
+    return toolchain_helm()
 
 
 def promote(

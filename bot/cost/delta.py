@@ -46,7 +46,8 @@ class ResourceDelta:
 
     @property
     def delta(self) -> float:
-        return self.after_monthly - self.before_monthly
+        # In cents, from the rounded sides: the delta shown equals after - before shown.
+        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
 
     @property
     def current(self) -> LineItem:
@@ -80,7 +81,8 @@ class StackDelta:
 
     @property
     def delta(self) -> float:
-        return self.after_monthly - self.before_monthly
+        # In cents, from the rounded sides: the delta shown equals after - before shown.
+        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
 
     @property
     def priced_change(self) -> bool:
@@ -104,7 +106,8 @@ class EnvDelta:
 
     @property
     def delta(self) -> float:
-        return self.after_monthly - self.before_monthly
+        # In cents, from the rounded sides: the delta shown equals after - before shown.
+        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
 
     @property
     def percent(self) -> float | None:

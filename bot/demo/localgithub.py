@@ -19,6 +19,7 @@ from bot.github.api import (
     CommitStatus,
     GitHubError,
     InlineComment,
+    Issue,
     OpenedPullRequest,
     Permission,
     PullRequestInfo,
@@ -42,6 +43,8 @@ class Thread:
     pull: PullRequestInfo | None = None
     comments: list[int] = field(default_factory=list)
     merge_sha: str | None = None
+    state: str = "open"  # of the issue; a pull request's is in `pull`
+    labels: tuple[str, ...] = ()
 
 
 @dataclass
@@ -172,6 +175,32 @@ class LocalGitHub:
             if pull is not None and pull.head_ref == branch and pull.state == "open":
                 thread.pull = replace(pull, head_sha=sha)
         return sha
+
+    # --- issues -------------------------------------------------------------
+    def list_open_issues(self, label: str) -> list[Issue]:
+        self._call("list_open_issues")
+        found = [t for t in self.threads.values()
+                 if t.pull is None and t.state == "open" and label in t.labels]  # fmt: skip
+        return [self._issue(t) for t in sorted(found, key=lambda t: -t.number)]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        self._call("create_issue")
+        number = self.open_issue(title, body, self.acting_as)
+        self.threads[number].labels = tuple(labels)
+        return self._issue(self.threads[number])
+
+    def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        self._call("edit_issue")
+        thread = self.threads.get(number)
+        if thread is None or thread.pull is not None:
+            raise GitHubError(f"issue #{number} not found", status=404)
+        thread.body = thread.body if body is None else body
+        thread.state = thread.state if state is None else state
+
+    def _issue(self, t: Thread) -> Issue:
+        url = f"https://github.local/{self._repository}/issues/{t.number}"
+        return Issue(t.number, t.title, t.body, t.author, t.author.endswith("[bot]"), t.state,
+                     t.labels, url)  # fmt: skip
 
     # --- issue comments and reactions -------------------------------------
     def list_issue_comments(self, number: int) -> list[Comment]:

@@ -93,7 +93,7 @@ def _thread(gh: LocalGitHub, thread: Thread) -> str:
     parts = []
     pull = thread.pull
     if pull is None:
-        state = '<span class="state open">Open</span>'
+        state = f'<span class="state {thread.state}">{thread.state.capitalize()}</span>'
         kind = "issue"
     else:
         label = "Merged" if pull.merged else ("Draft" if pull.draft else "Open")

@@ -100,6 +100,20 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Issue:
+    """An issue (never a pull request: listing issues leaves those out)."""
+
+    number: int
+    title: str
+    body: str
+    author: str
+    author_is_bot: bool
+    state: str  # "open" | "closed"
+    labels: tuple[str, ...] = ()
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
 class InlineComment:
     """A review comment to attach to `line` (right side) of `path` in the diff."""
 
@@ -192,6 +206,17 @@ class GitHubAPI(Protocol):
         Returns the new commit's sha; a pull request whose head is `branch`
         follows it, as on GitHub. Used to revise the bot's own pull requests.
         """
+        ...
+
+    # --- issues -------------------------------------------------------------
+    def list_open_issues(self, label: str) -> list[Issue]:
+        """Open issues carrying `label`, newest first; pull requests are left out."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue: ...
+
+    def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        """Change the body and/or the state ("open" | "closed"); None leaves it as it is."""
         ...
 
     # --- issue comments and reactions -------------------------------------

@@ -252,7 +252,18 @@ def _mistyped(first: str, args: list[str]) -> bool:
     return fits and all(_NAME.match(a) for a in args)
 
 
+# Words people bring from other tools (Atlantis, Digger, plain English) for our verbs:
+# "/infra deploy prd" is a mistyped `apply`, never a change request.
+ALIASES = {
+    "deploy": Verb.APPLY, "diff": Verb.PLAN, "preview": Verb.PLAN, "approve": Verb.APPROVE_COST,
+    "check": Verb.VALIDATE, "lint": Verb.VALIDATE, "estimate": Verb.COST,
+    "revert": Verb.ROLLBACK, "undo": Verb.ROLLBACK, "release": Verb.UNLOCK,
+}  # fmt: skip
+
+
 def _close_verb(word: str) -> Verb | None:
+    if word.lower() in ALIASES:
+        return ALIASES[word.lower()]
     names = [v.value for v in Verb if v is not Verb.GENERATE]
     close = difflib.get_close_matches(word.lower(), names, n=1)
     return Verb(close[0]) if close else None

@@ -21,6 +21,7 @@ from bot.github.api import (
     CommitStatus,
     GitHubError,
     InlineComment,
+    Issue,
     OpenedPullRequest,
     Permission,
     PullRequestInfo,
@@ -124,9 +125,12 @@ class PyGithubAPI:
             ) from None
         return data
 
-    def _pages(self, url: str, what: str) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, url: str, what: str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         for page in range(1, MAX_PAGES + 1):
-            items = self._call("GET", url, what, params={"per_page": PER_PAGE, "page": page})
+            query = {**(params or {}), "per_page": PER_PAGE, "page": page}
+            items = self._call("GET", url, what, params=query)
             yield from items
             if len(items) < PER_PAGE:
                 return
@@ -275,6 +279,25 @@ class PyGithubAPI:
         )  # fmt: skip
         return str(new_commit["sha"])
 
+    # --- issues -------------------------------------------------------------
+    def list_open_issues(self, label: str) -> list[Issue]:
+        # The issues endpoint lists pull requests too; they carry a `pull_request` key.
+        params = {"labels": label, "state": "open", "sort": "created", "direction": "desc"}
+        items = self._pages(self._repo("/issues"), "listing issues", params)
+        return [issue_from_json(i) for i in items if "pull_request" not in i]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        data = self._call(
+            "POST", self._repo("/issues"), "opening an issue",
+            body={"title": title, "body": body, "labels": labels},
+        )  # fmt: skip
+        return issue_from_json(data)
+
+    def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        changes = {k: v for k, v in (("body", body), ("state", state)) if v is not None}
+        if changes:
+            self._call("PATCH", self._repo(f"/issues/{number}"), "editing an issue", body=changes)
+
     # --- issue comments and reactions -------------------------------------
     def list_issue_comments(self, number: int) -> list[Comment]:
         url = self._repo(f"/issues/{number}/comments")
@@ -413,6 +436,20 @@ def comment_from_json(data: dict[str, Any]) -> Comment:
         str(user.get("login", "")),
         user.get("type") == "Bot",
         data.get("html_url", ""),
+    )
+
+
+def issue_from_json(data: dict[str, Any]) -> Issue:
+    user = data.get("user") or {}
+    return Issue(
+        number=int(data["number"]),
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        author=str(user.get("login", "")),
+        author_is_bot=user.get("type") == "Bot",
+        state=data.get("state", "open"),
+        labels=tuple(str(lab.get("name", "")) for lab in data.get("labels") or []),
+        html_url=data.get("html_url", ""),
     )
 
 

@@ -293,11 +293,12 @@ def plan_bucket(text: str, facts: RepoFacts) -> ChangeProposal:
     slug = slugify(purpose) or "data"
     stack = _new_stack_name(facts, slug, "bucket")
     note = ""
-    if re.search(r"\b(alb|elb|load balancer)\b.*\blogs?\b", text, re.IGNORECASE):
+    log_delivery = bool(re.search(r"\b(alb|elb|nlb|load balancer)\b.*\blogs?\b", text, re.I))
+    if log_delivery:
         note = (
-            " Note: ELB access-log delivery only writes to SSE-S3 buckets; the guard rules "
-            "require SSE-KMS, so either deliver through a forwarder or suppress "
-            "SC28_S3_ENCRYPTED on this bucket with a reviewed justification."
+            " ELB access-log delivery only writes to SSE-S3 buckets, so this bucket uses "
+            "SSE-S3 and suppresses SC28_S3_ENCRYPTED (KMS at rest) with a justification; "
+            "its policy lets the ELB log-delivery service write under AWSLogs/."
         )
     body = _render(
         "s3-bucket-stack.yaml.j2",
@@ -306,6 +307,7 @@ def plan_bucket(text: str, facts: RepoFacts) -> ChangeProposal:
         slug=slug,
         stack=stack,
         noncurrent_days=30,
+        log_delivery=log_delivery,
     )
     return ChangeProposal(
         title=f"Add an encrypted S3 bucket for {purpose}"[:120],
@@ -315,8 +317,9 @@ def plan_bucket(text: str, facts: RepoFacts) -> ChangeProposal:
                 path=f"stacks/{stack}.yaml",
                 content=body,
                 rationale=(
-                    "S3 bucket with SSE-KMS (platform S3 key from the kms stack), "
-                    "versioning, public access block and a policy denying non-TLS "
+                    ("S3 bucket with SSE-S3" if log_delivery else
+                     "S3 bucket with SSE-KMS (platform S3 key from the kms stack)")
+                    + ", versioning, public access block and a policy denying non-TLS "
                     "requests, as guard SC-28, CP-9 and SC-8 require." + note
                 ),
             ),

@@ -6,6 +6,7 @@ Pure functions over the dataclasses of bot.cloud; every value that came from AWS
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:  # for annotations only: the renderer stays free of the I/O mo
     from bot.cloud.runs import PromotionOutcome, RollbackOutcome
 
 VALUE_LIMIT = 300
+# A chart's CRDs make diffs of thousands of lines; the comment keeps the start.
+DIFF_LIMIT = 20_000
 ACTION_ORDER = ("Add", "Modify", "Remove", "Import", "Dynamic")
 
 
@@ -101,6 +104,8 @@ def stack_preview_md(preview: StackPreview) -> str:
             lines.append(f">\n> {_clean(preview.advice, 1000)}")
         return "\n".join(lines)
     if preview.outcome is Outcome.NO_CHANGES:
+        return "\n".join(lines[:1])
+    if not preview.changes:  # a change set of parameters or tags only: no resource rows
         return "\n".join(lines[:1])
     loss = preview.data_loss
     if loss:
@@ -199,12 +204,25 @@ def deploy_markdown(
                     f"| `{_clean(f.logical_id)}` | `{f.resource_type}` | {f.status} | "
                     f"{_clean(f.reason, 800)} |"
                 )
-    for rel in releases or []:
-        icon = "✅" if rel.ok else "❌"
+    lines += _release_lines(releases or [])
+    return "\n".join(lines) + "\n"
+
+
+def _release_lines(releases: list[ReleaseResult]) -> list[str]:
+    """One line per Helm release; its rendered diff folded below it."""
+    lines: list[str] = []
+    for rel in releases:
+        icon = "⏭️" if rel.skipped and rel.ok else "✅" if rel.ok else "❌"
         lines += ["", f"Helm release `{rel.release}`: {icon} {_clean(rel.message, 500)}"]
         if rel.diff:
-            lines.append(fold(f"```diff\n{rel.diff}\n```", f"{rel.release}: rendered diff"))
-    return "\n".join(lines) + "\n"
+            diff = rel.diff.rstrip()
+            if len(diff) > DIFF_LIMIT:
+                diff = diff[:DIFF_LIMIT] + f"\n… ({len(rel.diff) - DIFF_LIMIT:,} more characters)"
+            # A rendered chart may hold backticks: the fence is longer than any run of them.
+            fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", diff)), default=0))
+            body = f"{fence}diff\n{diff}\n{fence}"
+            lines += ["", fold(body, f"{escape_md(rel.release)}: rendered diff", max_lines=0)]
+    return lines
 
 
 def drift_markdown(env: str, drifts: list[StackDrift]) -> str:
@@ -277,7 +295,9 @@ def promotion_markdown(outcome: PromotionOutcome) -> str:
     if not outcome.allowed:
         return text + "\nPromotion refused: a pre-check failed.\n"
     if outcome.commit and outcome.results:
-        text += "\n" + deploy_markdown(outcome.target, outcome.commit, outcome.results)
+        text += "\n" + deploy_markdown(
+            outcome.target, outcome.commit, outcome.results, outcome.releases
+        )
     return text
 
 

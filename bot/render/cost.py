@@ -15,7 +15,6 @@ from bot.cost.model import LineItem, Status
 from bot.render.text import escape_md, quote_untrusted, strip_controls
 from bot.repo.model import CostThresholds
 
-MARKER = "<!-- infra-bot:cost -->"
 APPROVE_COMMAND = "/infra approve-cost {env}"
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 
@@ -205,7 +204,8 @@ def render_comment(
     approved = approved_envs or set()
     who = approved_by or {}
     results = thresholds or {}
-    lines = [MARKER, "### :moneybag: Cost estimate", ""]
+    # No marker of its own: the sticky comment adds the one it is found by.
+    lines = ["### :moneybag: Cost estimate", ""]
     lines += [f"**{headline(d, compared)}**  " for d in deltas]
     for d in deltas:
         lines += ["", f"#### {d.env.upper()}", ""]

@@ -108,6 +108,18 @@ def parse_model(model: type[M], path: Path, **extra: Any) -> M:
         raise RepoError(f"{path}: {problems}") from None
 
 
+def promotion_order(envs: dict[str, Environment]) -> list[str]:
+    """Each chain of `next` from its start, then anything left (a cycle). Pure."""
+    targets = {e.next for e in envs.values() if e.next}
+    out: list[str] = []
+    for start in (n for n in envs if n not in targets):
+        name: str | None = start
+        while name is not None and name in envs and name not in out:
+            out.append(name)
+            name = envs[name].next
+    return out + [n for n in envs if n not in out]
+
+
 @dataclass
 class Repository:
     """An index of a checkout. Files are read lazily and cached per instance."""
@@ -153,7 +165,9 @@ class Repository:
                 if p.stem == "usage" or p.stem.startswith("usage-"):
                     continue
                 envs[p.stem] = parse_model(Environment, p, name=p.stem)
-        return envs
+        # Promotion order (dev, tst, prd), not file-name order: every report that
+        # lists environments reads top to bottom the way changes travel.
+        return {name: envs[name] for name in promotion_order(envs)}
 
     def environment(self, name: str) -> Environment:
         try:

@@ -8,7 +8,9 @@ bot.github.handlers.deploy.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from bot.github.actions import log
 from bot.github.commands import CommandRequest, CommandResult
@@ -59,23 +61,45 @@ def run_plan(request: CommandRequest) -> CommandResult:
     return CommandResult(ok, body + "\n".join(sections) + footer, kind=PLAN_KIND)
 
 
-def run_drift(request: CommandRequest) -> CommandResult:
+class DriftVerdict(StrEnum):
+    """The whole run in one word, for the scheduled run's tracking issue."""
+
+    DRIFTED = "drifted"  # some stack drifted
+    IN_SYNC = "in sync"  # every stack was checked (or is not deployed) and none drifted
+    UNCHECKED = "not fully checked"  # no drift seen, but detection was unavailable or failed
+    FAILED = "failed"  # an environment could not be read (AWS access, configuration)
+
+
+@dataclass(frozen=True)
+class DriftResult(CommandResult):
+    verdict: DriftVerdict = DriftVerdict.FAILED
+
+
+def run_drift(request: CommandRequest) -> DriftResult:
     from bot.cloud.drift import DriftState
     from bot.cloud.runs import drift_env
     from bot.render.changeset import drift_markdown
 
     repo = repo_at(request.workspace, None)
-    ok, sections = True, []
+    failed, sections = False, []
+    states: set[DriftState] = set()
     for env in environments(request, repo):
         drifts = attempt(env, lambda e: drift_env(open_run(request, repo, e)))
         if isinstance(drifts, Failed):
-            ok = False
+            failed = True
             sections.append(drifts.markdown())
             continue
-        ok = ok and not any(d.state is DriftState.DRIFTED for d in drifts)
+        states |= {d.state for d in drifts}
         sections.append(drift_markdown(env, drifts))
-    body = "\n".join(sections)
-    return CommandResult(ok, body, kind=DRIFT_KIND if request.where is Where.PR else None)
+    drifted = DriftState.DRIFTED in states
+    verdict = (
+        DriftVerdict.FAILED if failed
+        else DriftVerdict.DRIFTED if drifted
+        else DriftVerdict.UNCHECKED if states & {DriftState.UNSUPPORTED, DriftState.FAILED}
+        else DriftVerdict.IN_SYNC
+    )  # fmt: skip
+    kind = DRIFT_KIND if request.where is Where.PR else None
+    return DriftResult(not (failed or drifted), "\n".join(sections), kind=kind, verdict=verdict)
 
 
 def run_status(request: CommandRequest) -> CommandResult:

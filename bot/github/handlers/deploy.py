@@ -9,17 +9,32 @@ reviewed at the PR head can never be executed for the merge commit. What was rev
 is the template at the head; the preview of what runs goes to the job summary. The
 environments after the first are promoted instead: their source must be complete at
 one commit (bot.cloud.runs.promote's pre-checks), and that commit is what they get.
+
+After the stacks, the environment's Helm releases deploy with the toolchain's helm
+against the cluster of their cluster stack (a kubeconfig in a temporary folder,
+removed when the deploy ends); see bot.cloud.runs.deploy_helm for what is skipped.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cloud.deployer import Result, StackResult
 from bot.github.actions import log
 from bot.github.api import GitHubAPI, GitHubError
 from bot.github.commands import CommandRequest, CommandResult
 from bot.github.handlers.envruns import Failed, attempt, open_run, repo_at
+
+if TYPE_CHECKING:
+    from bot.cloud.helm import HelmRunner
+    from bot.cloud.runs import ClusterConnect, EnvRun
+    from bot.repo.model import Repository
 
 # What a stack's result becomes on GitHub; results missing here record nothing
 # (unchanged, not planned, skipped: nothing ran).
@@ -59,6 +74,34 @@ class DeploymentRecorder:
         if not self.problems:
             return ""
         return f"\n_{len(self.problems)} GitHub deployment record(s) failed: {self.problems[0]}_\n"
+
+
+def helm_runner() -> HelmRunner:
+    """The toolchain's helm (tests replace this)."""
+    from bot.cloud.helm import toolchain_helm
+
+    return toolchain_helm()
+
+
+@dataclass(frozen=True)
+class HelmAccess:
+    """deploy_env / promote's helm= and connect=; both None: no releases to deploy."""
+
+    helm: HelmRunner | None = None
+    connect: ClusterConnect | None = None
+
+
+@contextmanager
+def helm_access(run: EnvRun, repo: Repository) -> Iterator[HelmAccess]:
+    if not repo.releases:
+        yield HelmAccess()
+        return
+    from bot.cloud.eks import ClusterConnector
+    from bot.cloud.session import target_for
+
+    with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as folder:
+        target = target_for(run.env)
+        yield HelmAccess(helm_runner(), ClusterConnector(run.cfn, run.env, target, Path(folder)))
 
 
 def run_apply(request: CommandRequest) -> CommandResult:
@@ -104,17 +147,20 @@ def run_deploy(request: CommandRequest) -> CommandResult:
         sha = head_commit(repo.root)
         source = next((s.name for s in repo.environments.values() if s.next == e), None)
         target = open_run(request, repo, e)
-        if source is not None:
-            promoted = promote(
-                open_run(request, repo, source), target, checks_passed=True,
-                on_result=recorder, bound_env=bound,
+        with helm_access(target, repo) as access:
+            if source is not None:
+                promoted = promote(
+                    open_run(request, repo, source), target, checks_passed=True,
+                    on_result=recorder, bound_env=bound,
+                    on_preview=lambda p: previews.append(stack_preview_md(p)),
+                    helm=access.helm, connect=access.connect,
+                )  # fmt: skip
+                return promoted.ok, promoted.commit or sha, promotion_markdown(promoted)
+            outcome = deploy_env(
+                target, sha, replan=True, on_result=recorder, bound_env=bound,
                 on_preview=lambda p: previews.append(stack_preview_md(p)),
+                helm=access.helm, connect=access.connect,
             )  # fmt: skip
-            return promoted.ok, promoted.commit or sha, promotion_markdown(promoted)
-        outcome = deploy_env(
-            target, sha, replan=True, on_result=recorder, bound_env=bound,
-            on_preview=lambda p: previews.append(stack_preview_md(p)),
-        )  # fmt: skip
         return outcome.ok, sha, deploy_markdown(e, sha, outcome.results, outcome.releases)
 
     done = attempt(env, deploy)
@@ -147,10 +193,13 @@ def run_promote(request: CommandRequest) -> CommandResult:
     def go(e: str) -> CommandResult:
         # The source's checks are not known to a comment: the check reads "?", which
         # does not block; same commit everywhere and no drift still do.
-        outcome = runs.promote(
-            open_run(request, repo, source), open_run(request, repo, e), on_result=recorder,
-            bound_env=request.settings.bound_environment,
-        )  # fmt: skip
+        target = open_run(request, repo, e)
+        with helm_access(target, repo) as access:
+            outcome = runs.promote(
+                open_run(request, repo, source), target, on_result=recorder,
+                bound_env=request.settings.bound_environment,
+                helm=access.helm, connect=access.connect,
+            )  # fmt: skip
         return CommandResult(outcome.ok, promotion_markdown(outcome) + recorder.note())
 
     result = attempt(target, go)

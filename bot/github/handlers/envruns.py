@@ -117,13 +117,5 @@ def environments(request: CommandRequest, repo: Repository) -> list[str]:
 
 
 def promotion_order(repo: Repository) -> list[str]:
-    """dev, tst, prd: each chain of `next` from its start, then anything left (a cycle)."""
-    envs = repo.environments
-    targets = {e.next for e in envs.values() if e.next}
-    out: list[str] = []
-    for start in (n for n in envs if n not in targets):
-        name: str | None = start
-        while name is not None and name in envs and name not in out:
-            out.append(name)
-            name = envs[name].next
-    return out + [n for n in envs if n not in out]
+    """dev, tst, prd: the repository lists environments in promotion order."""
+    return list(repo.environments)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.github.actions import append_summary, log
 from bot.github.commands import CommandRequest, CommandResult, UnavailableError, resolve
 from bot.github.context import Context, Outcome
@@ -32,11 +34,25 @@ def on_push(ctx: Context, event: Pushed) -> Outcome:
 
 
 def on_schedule(ctx: Context, event: Scheduled) -> Outcome:
+    """Drift in every environment (or the bound one), then the one tracking issue.
+
+    Exit code 1 when drift is found or an environment could not be checked, so the
+    scheduled run shows red; the summary is written before GitHub is asked anything.
+    """
     from bot.github.commands import TABLE
+    from bot.github.drift_issue import sync_issue
+    from bot.github.handlers.cloud import DriftResult
 
     table = ctx.table or TABLE
     command = Command(Verb.DRIFT, (ctx.env,) if ctx.env else ())
     result = _run(ctx, table[Verb.DRIFT], command, "schedule")
     append_summary(ctx.settings.step_summary, result.summary or result.body)
+    if isinstance(result, DriftResult):  # not a drift report (e.g. unavailable): no issue
+        note = sync_issue(
+            ctx.api, result.verdict, result.body, env=ctx.env,
+            when=datetime.now(UTC), run_url=ctx.settings.run_url,
+        )  # fmt: skip
+        append_summary(ctx.settings.step_summary, f"\n{note}")
+        log(note)
     log(f"scheduled drift ({event.cron}): {'ok' if result.ok else 'failed'}")
     return Outcome(0 if result.ok else 1, "drift")
