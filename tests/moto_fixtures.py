@@ -7,13 +7,12 @@ bot/demo/platform.py): tests and demo run the same stand-in.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bot.demo.moto import patch_change_sets
+from bot.demo.moto import environ, patch_change_sets
 from bot.demo.platform import FOUNDATION as DEMO_FOUNDATION
 from bot.demo.platform import copy_platform
 
@@ -32,22 +31,15 @@ def moto_endpoint() -> Iterator[str]:
     """URL of a moto server on 127.0.0.1 (a free port), with dummy credentials set."""
     from moto.server import ThreadedMotoServer
 
-    saved = {k: os.environ.get(k) for k in (*_AWS_ENV, "AWS_ENDPOINT_URL")}
-    os.environ.update(_AWS_ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    patch_change_sets()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with environ({**_AWS_ENV, "AWS_ENDPOINT_URL": None}):
+        patch_change_sets()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
 
 
 FOUNDATION = list(DEMO_FOUNDATION)

@@ -14,8 +14,15 @@ from bot.cloud.events import Ending, ending
 from bot.cloud.helm import (
     HelmError,
     HelmRun,
+    MissingHelm,
+    ReleaseState,
+    ReleaseStatus,
     deploy_releases,
+    helm_time,
+    list_args,
+    list_releases,
     release_order,
+    release_states,
     upgrade_args,
 )
 from bot.cloud.lock import LockError, LockRecord, acquire, busy_stacks, release, unlock
@@ -344,10 +351,69 @@ def test_age_and_status_markdown() -> None:
             timedelta(hours=5), timedelta(days=2))] == ["5s", "3m", "5h", "2d"]  # fmt: skip
     rows = [StatusRow("vpc", "p-dev-vpc", "UPDATE_COMPLETE", C1, now - timedelta(hours=1), ""),
             StatusRow("alb", "p-dev-alb", "NOT_DEPLOYED", None, None, "")]  # fmt: skip
-    md = status_markdown("dev", rows, ["istio"], now)
+    unknown = ReleaseStatus("eks-cluster", {"istio": "1.2.3", "lgtm": "2.0.0"}, {},
+                            "no cluster connection in this run")  # fmt: skip
+    md = status_markdown("dev", rows, [unknown], now)
     assert f"| `p-dev-vpc` | UPDATE_COMPLETE | `{C1[:12]}` | 1h |" in md
     assert "| `p-dev-alb` | NOT_DEPLOYED | — | - |" in md
-    assert "state unknown" in md and "`istio`" in md
+    assert md.endswith("\n\nHelm releases `istio`, `lgtm` (cluster stack `eks-cluster`): "
+                       "state unknown, no cluster connection in this run\n")  # fmt: skip
+    assert "| release |" not in md
+    assert status_markdown("dev", rows, [], now) == md.split("\n\nHelm")[0] + "\n"
+
+
+def test_status_lists_release_states(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    web = ReleaseState("web", "web", "1.0.0", "deployed", "3", now - timedelta(hours=2))
+    odd = ReleaseState("api", "api", "0.9.0", "pending-upgrade", "7", None)
+    known = ReleaseStatus("eks-cluster", {"api": "1.0.0", "db": "4.0.0", "web": "1.0.0"},
+                          {"web": web, "api": odd})  # fmt: skip
+    md = status_markdown("dev", [], [known], now)
+    assert "| release | chart version | status | revision | last deployed |" in md
+    assert "| `web` | 1.0.0 | deployed | 3 | 2026-11-23 10:00 UTC (2h ago) |" in md
+    assert "| `api` | 0.9.0 (repository pins 1.0.0) | pending-upgrade | 7 | — |" in md
+    assert "| `db` | — (repository pins 4.0.0) | not installed | — | — |" in md
+    assert md.index("`api`") < md.index("`db`") < md.index("`web`")
+
+
+def test_helm_list_parsing() -> None:
+    assert list_args(["web", "a.b"]) == ["list", "--all-namespaces", "--all", "--filter",
+                                         r"^(a\.b|web)$", "--output", "json"]  # fmt: skip
+    assert helm_time("2026-11-22 12:00:00.5 +0100 CET") == datetime(2026, 11, 22, 11, 0,
+                                                                     tzinfo=UTC)  # fmt: skip
+    assert helm_time("2026-11-23 10:00:00 +0000 UTC m=+0.01") == datetime(2026, 11, 23, 10,
+                                                                         tzinfo=UTC)  # fmt: skip
+    assert helm_time("yesterday") is None and helm_time("") is None
+    folder = Path("/nowhere")
+    releases = {"web": make_release("web", [], folder), "api": make_release("api", [], folder),
+                "db": make_release("db", [], folder)}  # fmt: skip
+    releases["web"] = Release("web", folder, releases["web"].spec.model_copy(
+        update={"version": "1.0.0"}))  # fmt: skip
+    states = release_states(HELM_LIST.read_text(), releases)
+    assert sorted(states) == ["api", "web"]  # db: not installed
+    assert states["web"] == ReleaseState("web", "web", "1.0.0", "deployed", "3",
+                                         datetime(2026, 11, 23, 10, 0, tzinfo=UTC))  # fmt: skip
+    assert (states["api"].chart_version, states["api"].status) == ("0.9.0", "pending-upgrade")
+    with pytest.raises(HelmError, match="did not answer with JSON"):
+        release_states("Error: no kubeconfig", releases)
+    with pytest.raises(HelmError, match="JSON list"):
+        release_states("{}", releases)
+
+
+def test_helm_list_failures_are_one_line(tmp_path: Path) -> None:
+    releases = {"web": make_release("web", [], tmp_path)}
+    with pytest.raises(HelmError, match=r"^helm is not installed: helm is not available"):
+        list_releases(MissingHelm("helm is not available (not found); run x"), releases, None)
+
+    def forbidden(_args: list[str]) -> HelmRun:
+        return HelmRun(1, "", "Error: secrets is forbidden: User cannot list\nmore\n")
+
+    with pytest.raises(HelmError, match=r"^helm list failed: Error: secrets is forbidden: User "
+                                        r"cannot list$"):  # fmt: skip
+        list_releases(forbidden, releases, Path("/k"))
+    helm = RecordingHelm(listed=HELM_LIST.read_text())
+    assert list(list_releases(helm, releases, Path("/k"))) == ["web"]
+    assert helm.calls[0][-2:] == ["--kubeconfig", "/k"]
 
 
 def make_release(
@@ -358,15 +424,22 @@ def make_release(
     return Release(name, folder / name, spec)
 
 
-class RecordingHelm:
-    """Stands in for the helm binary (no cluster here): records argv, answers per verb."""
+HELM_LIST = Path(__file__).parent / "recorded" / "helm" / "list_all_namespaces.json"
 
-    def __init__(self, fail_upgrade: str | None = None) -> None:
+
+class RecordingHelm:
+    """Stands in for the helm binary (no cluster here): records argv, answers per verb;
+    `list` answers `listed` (JSON, as `helm list -o json` prints it)."""
+
+    def __init__(self, fail_upgrade: str | None = None, listed: str = "[]") -> None:
         self.calls: list[list[str]] = []
         self.fail_upgrade = fail_upgrade
+        self.listed = listed
 
     def __call__(self, args: list[str]) -> HelmRun:
         self.calls.append(args)
+        if args[0] == "list":
+            return HelmRun(0, self.listed, "")
         if args[0] == "template":
             return HelmRun(0, f"kind: Deployment\nname: {args[1]}\nreplicas: 2\n", "")
         if args[0] == "get":

@@ -79,6 +79,23 @@ def spec() -> StackSpec:
     )
 
 
+def stub_until_executed(stub: Stubber, s: StackSpec) -> None:
+    """What deploy_stack asks up to executing `s`'s planned change set (recorded replacements)
+    on the existing stack STACK."""
+    summary = {"ChangeSetName": s.change_set_name, "Status": "CREATE_COMPLETE",
+               "ExecutionStatus": "AVAILABLE", "StackName": STACK}  # fmt: skip
+    stub.add_response("describe_stacks", recorded("describe_stacks_update_complete"),
+                      {"StackName": STACK})  # fmt: skip
+    stub.add_response("list_change_sets", {"Summaries": [summary]}, {"StackName": STACK})
+    stub.add_response("describe_change_set", recorded("describe_change_set_replacements"),
+                      {"StackName": STACK, "ChangeSetName": s.change_set_name,
+                       "IncludePropertyValues": True})  # fmt: skip
+    stub.add_response("describe_stack_events", recorded("describe_stack_events_before"),
+                      {"StackName": STACK})  # fmt: skip
+    stub.add_response("execute_change_set", {},
+                      {"StackName": STACK, "ChangeSetName": s.change_set_name})  # fmt: skip
+
+
 def test_replacements_and_property_diffs_are_parsed() -> None:
     changes = {c.logical_id: c for c in parse_changes(recorded("describe_change_set_replacements"))}
     bucket = changes["BackupBucket"]
@@ -143,21 +160,7 @@ def test_plan_preview_from_recorded_change_set(stubbed: tuple[Any, Stubber]) -> 
 def test_failed_update_reports_rollback_and_root_cause(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     s = spec()
-    stub.add_response("describe_stacks", recorded("describe_stacks_update_complete"),
-                      {"StackName": STACK})  # fmt: skip
-    stub.add_response(
-        "list_change_sets",
-        {"Summaries": [{"ChangeSetName": s.change_set_name, "Status": "CREATE_COMPLETE",
-                        "ExecutionStatus": "AVAILABLE", "StackName": STACK}]},
-        {"StackName": STACK},
-    )  # fmt: skip
-    stub.add_response("describe_change_set", recorded("describe_change_set_replacements"),
-                      {"StackName": STACK, "ChangeSetName": s.change_set_name,
-                       "IncludePropertyValues": True})  # fmt: skip
-    stub.add_response("describe_stack_events", recorded("describe_stack_events_before"),
-                      {"StackName": STACK})  # fmt: skip
-    stub.add_response("execute_change_set", {},
-                      {"StackName": STACK, "ChangeSetName": s.change_set_name})  # fmt: skip
+    stub_until_executed(stub, s)
     stub.add_response("describe_stack_events", recorded("describe_stack_events_update_rollback"),
                       {"StackName": STACK})  # fmt: skip
     stub.add_response("describe_stacks", recorded("describe_stacks_update_rollback_complete"),
@@ -215,20 +218,9 @@ def test_drift_expected_vs_actual(stubbed: tuple[Any, Stubber]) -> None:
 def test_deploy_gives_up_after_timeout_and_says_so(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     s = spec()
-    summary = {"ChangeSetName": s.change_set_name, "Status": "CREATE_COMPLETE",
-               "ExecutionStatus": "AVAILABLE", "StackName": STACK}  # fmt: skip
     in_progress = recorded("describe_stacks_update_complete")
     in_progress["Stacks"][0]["StackStatus"] = "UPDATE_IN_PROGRESS"
-    stub.add_response("describe_stacks", recorded("describe_stacks_update_complete"),
-                      {"StackName": STACK})  # fmt: skip
-    stub.add_response("list_change_sets", {"Summaries": [summary]}, {"StackName": STACK})
-    stub.add_response("describe_change_set", recorded("describe_change_set_replacements"),
-                      {"StackName": STACK, "ChangeSetName": s.change_set_name,
-                       "IncludePropertyValues": True})  # fmt: skip
-    stub.add_response("describe_stack_events", recorded("describe_stack_events_before"),
-                      {"StackName": STACK})  # fmt: skip
-    stub.add_response("execute_change_set", {},
-                      {"StackName": STACK, "ChangeSetName": s.change_set_name})  # fmt: skip
+    stub_until_executed(stub, s)
     ticks = iter([0.0, 0.0, 30.0, 61.0])
     clock = Clock(sleep=lambda _s: None, monotonic=lambda: next(ticks), poll_seconds=30)
     for _ in range(3):  # polls at t=0 and t=30 see it running; t=61 is past the deadline

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 
 from bot.cloud.adapter import Boto3CloudFormation
 from bot.cloud.runs import EnvRun
+from bot.cloud.session import Purpose
 from bot.commands.handle import run_handle
 from bot.demo.localgit import LocalGit
 from bot.demo.localgithub import LocalGitHub
@@ -66,7 +67,8 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """env -> what its one stack answers; every environment is in sync unless set."""
     answers: dict[str, Any] = {}
 
-    def open_run(_request: Any, repo: Any, env: str) -> EnvRun:
+    def open_run(_request: Any, repo: Any, env: str, purpose: Any = None) -> EnvRun:
+        assert purpose is Purpose.PLAN, "drift and status read with the plan role"
         answer = answers.get(env, IN_SYNC)
         port = answers.get(f"{env}-port", 80)
         return EnvRun(repo, repo.environment(env), stubbed_cfn(answer, port), clock=FAST)

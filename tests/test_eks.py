@@ -8,8 +8,10 @@ import base64
 import dataclasses
 import json
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -18,14 +20,28 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cloud import eks
-from bot.cloud.helm import Skip, cluster_skips, redact_secrets
-from bot.cloud.runs import EnvRun, deploy_env, open_env, promote
-from bot.cloud.session import AwsTarget, target_for
+from bot.cloud.helm import HelmRun, MissingHelm, Skip, cluster_skips, redact_secrets
+from bot.cloud.runs import (
+    EnvRun,
+    HelmAccess,
+    deploy_env,
+    open_env,
+    plan_env,
+    promote,
+    release_status,
+    status_env,
+)
+from bot.cloud.session import AwsTarget, Purpose, target_for
 from bot.cloud.waiting import Clock
-from bot.render.changeset import deploy_markdown, promotion_markdown
+from bot.github.commands import CommandRequest
+from bot.github.grammar import Command, Verb, Where
+from bot.render.changeset import deploy_markdown, promotion_markdown, status_markdown
 from bot.repo.model import Repository
+from bot.settings import Settings
+from tests.fakegithub import FakeGitHub
 from tests.moto_fixtures import ACCOUNTS, commit_all, make_platform_repo, moto_endpoint, reset_moto
-from tests.test_cloud_core import RecordingHelm
+from tests.test_cloud_core import HELM_LIST, RecordingHelm
+from tests.test_handle_cloud import adopt
 
 __all__ = ["moto_endpoint"]
 
@@ -195,14 +211,35 @@ def create_cluster(env: str, endpoint: str) -> None:
     )  # fmt: skip
 
 
-def run_for(root: Path, env: str, endpoint: str) -> EnvRun:
-    run = open_env(Repository(root), env, endpoint_url=endpoint, owner="pytest")
+def run_for(root: Path, env: str, endpoint: str, purpose: Purpose = Purpose.DEPLOY) -> EnvRun:
+    run = open_env(Repository(root), env, endpoint_url=endpoint, owner="pytest", purpose=purpose)
     return dataclasses.replace(run, clock=FAST)
+
+
+class ClusterHelm(RecordingHelm):
+    """RecordingHelm that also keeps, per call, the kubeconfig it was given (read while it
+    exists: its temporary folder is gone after the run) and what `probe` said then."""
+
+    def __init__(self, listed: str = "[]", probe: Callable[[], object] = lambda: None) -> None:
+        super().__init__(listed=listed)
+        self.kubeconfigs: list[dict[str, Any]] = []
+        self.probed: list[object] = []
+        self.probe = probe
+
+    def __call__(self, args: list[str]) -> HelmRun:
+        if "--kubeconfig" in args:
+            path = Path(args[args.index("--kubeconfig") + 1])
+            self.kubeconfigs.append(yaml.safe_load(path.read_text()))
+        self.probed.append(self.probe())
+        return super().__call__(args)
+
+    def contexts(self) -> set[str]:
+        return {k["current-context"] for k in self.kubeconfigs}
 
 
 def connector(run: EnvRun, endpoint: str, folder: Path) -> eks.ClusterConnector:
     return eks.ClusterConnector(run.cfn, run.env, target_for(run.env, endpoint), folder,
-                                ("infra-bot",))  # fmt: skip
+                                ("infra-bot",), run.purpose)  # fmt: skip
 
 
 @pytest.fixture
@@ -321,6 +358,156 @@ def test_push_deploy_gets_helm_access_only_with_releases(tmp_path: Path, moto: s
     make_platform_repo(bare, [])
     with deploy.helm_access(dev, Repository(bare)) as access:
         assert access == deploy.HelmAccess()
+
+
+def test_apply_deploys_releases_after_stacks(tmp_path: Path, moto: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """`/infra apply dev`: the planned change sets, then the releases against dev's cluster."""
+    from bot.github.handlers import deploy
+
+    root = tmp_path / "repo"
+    sha = cluster_repo(root)
+    create_cluster("dev", moto)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    dev = run_for(root, "dev", moto)
+    plan_env(dev, sha)
+    cluster_status = lambda: (dev.cfn.describe_stack("platform-dev-eks-cluster")  # noqa: E731
+                              or {}).get("StackStatus")  # fmt: skip
+    helm = ClusterHelm(probe=cluster_status)
+    monkeypatch.setattr(deploy, "helm_runner", lambda: helm)
+    with FakeGitHub() as gh:
+        pr = gh.add_pull_request({"helm-values/web/values.yaml": "replicas: 2\n"})
+        pr["head"]["sha"] = adopt(gh, sha)
+        api = gh.client()
+        request = CommandRequest(Command(Verb.APPLY, ("dev",)), api, Settings(), root, "alice",
+                                 Where.PR, pr["number"], pr=api.pull_request(pr["number"]))  # fmt: skip
+        result = deploy.run_apply(request)
+        assert [d["environment"] for d in gh.deployments.values()] == ["dev"]
+    assert result.ok, result.body
+    assert "| `eks-cluster` | ✅ deployed |" in result.body
+    assert result.body.index("| `eks-cluster` |") < result.body.index("Helm release `web`: ✅")
+    assert [c[0] for c in helm.calls] == ["template", "get", "upgrade"]
+    assert set(helm.probed) == {"CREATE_COMPLETE"}  # the stack was deployed before helm ran
+    assert all(c[-2] == "--kubeconfig" for c in helm.calls)
+    assert helm.contexts() == {"platform-dev"}
+    assert not Path(helm.calls[0][-1]).exists()  # the temporary folder is gone
+
+
+def test_cli_promote_deploys_releases_to_the_target_cluster(
+    tmp_path: Path, moto: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import app
+    from bot.commands import cloud
+
+    root = tmp_path / "repo"
+    cluster_repo(root)
+    create_cluster("dev", moto)
+    create_cluster("tst", moto)
+    helm = ClusterHelm()
+    monkeypatch.setattr(cloud, "_helm", lambda: helm)
+    where = ["--root", str(root), "--endpoint-url", moto]
+    result = CliRunner().invoke(app, ["deploy", "--env", "dev", "--replan", *where])
+    assert result.exit_code == 0, result.output
+    assert helm.contexts() == {"platform-dev"}
+    helm.calls.clear()
+    helm.kubeconfigs.clear()
+    promote_args = ["promote", "dev", "tst", "--checks-passed", *where]
+    result = CliRunner().invoke(app, [*promote_args, "--dry-run"])
+    assert result.exit_code == 0 and helm.calls == [], result.output
+    result = CliRunner().invoke(app, promote_args)
+    assert result.exit_code == 0, result.output
+    assert "| `eks-cluster` | ✅ deployed |" in result.output
+    assert "Helm release `web`: ✅ upgraded" in result.output
+    assert [c[0] for c in helm.calls] == ["template", "get", "upgrade"]
+    assert helm.contexts() == {"platform-tst"}  # the TARGET's cluster
+    assert helm.kubeconfigs[0]["users"][0]["user"]["exec"]["args"][-1] == \
+        "arn:aws:iam::222222222222:role/infra-bot-deploy"  # fmt: skip
+    helm.calls.clear()
+    result = CliRunner().invoke(app, [*promote_args, "--no-helm"])
+    assert result.exit_code == 0 and helm.calls == [], result.output
+    assert "Helm releases were not deployed (--no-helm)" in result.output
+
+
+def test_status_lists_releases_with_cluster_access(tmp_path: Path, moto: str) -> None:
+    root = tmp_path / "repo"
+    sha = cluster_repo(root)
+    create_cluster("dev", moto)
+    # Before the cluster stack is deployed: one line saying why, helm never runs.
+    reader = run_for(root, "dev", moto, Purpose.PLAN)
+    helm = ClusterHelm(listed=HELM_LIST.read_text())
+    access = HelmAccess(helm, connect=connector(reader, moto, tmp_path / "kube"))
+    [group] = status_env(reader, access=access).releases
+    assert group.unknown == ("cannot reach the cluster of eks-cluster: stack "
+                             "platform-dev-eks-cluster is not deployed") and helm.calls == []  # fmt: skip
+    assert deploy_env(run_for(root, "dev", moto), sha, replan=True).ok
+
+    got = status_env(reader, access=access)
+    assert got.stacks[0].status == "CREATE_COMPLETE"
+    [group] = got.releases
+    assert not group.unknown and group.states["web"].revision == "3"
+    assert helm.calls == [["list", "--all-namespaces", "--all", "--filter", "^(web)$",
+                           "--output", "json", "--kubeconfig",
+                           str(tmp_path / "kube/eks-cluster/kubeconfig")]]  # fmt: skip
+    # Status reads with the plan role: DescribeCluster and the kubeconfig's token.
+    exec_args = helm.kubeconfigs[0]["users"][0]["user"]["exec"]["args"]
+    assert exec_args[-2:] == ["--role-arn", "arn:aws:iam::111111111111:role/infra-bot-plan"]
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    md = status_markdown("dev", got.stacks, got.releases, now)
+    assert "| `web` | 1.0.0 | deployed | 3 | 2026-11-23 10:00 UTC (2h ago) |" in md
+
+    # Without helm, or without access to the cluster: one line each, never a traceback.
+    missing = HelmAccess(MissingHelm("helm is not available (not found); run x"),
+                         connect=access.connect)  # fmt: skip
+    assert release_status(reader, missing)[0].unknown.startswith(
+        "helm is not installed: helm is not available")  # fmt: skip
+
+    def no_credentials(stack: str) -> Path:
+        raise eks.ClusterUnreachable("EKS DescribeCluster platform-dev: Unable to locate "
+                                     "credentials")  # fmt: skip
+
+    [group] = release_status(reader, HelmAccess(helm, connect=no_credentials))
+    assert group.unknown.endswith("Unable to locate credentials")
+    [group] = release_status(reader, HelmAccess())
+    assert group.unknown == "no cluster connection in this run"
+    md = status_markdown("dev", got.stacks, [group], now)
+    assert "Helm releases `web` (cluster stack `eks-cluster`): state unknown, no cluster" in md
+
+
+def test_status_commands_show_releases_or_why_not(tmp_path: Path, moto: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """CLI `status` and `/infra status` connect to the cluster like deploys do."""
+    from bot.cli import app
+    from bot.commands import cloud
+    from bot.github.handlers import deploy
+    from bot.github.handlers.cloud import run_status
+
+    root = tmp_path / "repo"
+    sha = cluster_repo(root)
+    create_cluster("dev", moto)
+    assert deploy_env(run_for(root, "dev", moto), sha, replan=True).ok
+    helm = ClusterHelm(listed=HELM_LIST.read_text())
+    monkeypatch.setattr(cloud, "_helm", lambda: helm)
+    args = ["status", "dev", "--root", str(root), "--endpoint-url", moto]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "| `web` | 1.0.0 | deployed | 3 | 2026-11-23 10:00 UTC (" in result.output
+    assert helm.contexts() == {"platform-dev"}
+    monkeypatch.setattr(cloud, "_helm", lambda: MissingHelm("helm is not available (x)"))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Helm releases `web` (cluster stack `eks-cluster`): state unknown, helm is not " \
+           "installed: helm is not available (x)" in result.output  # fmt: skip
+    assert "Traceback" not in result.output
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    monkeypatch.setattr(deploy, "helm_runner", lambda: helm)
+    with FakeGitHub() as gh:
+        request = CommandRequest(Command(Verb.STATUS, ("dev",)), gh.client(), Settings(), root,
+                                 "alice", Where.PR, 1)  # fmt: skip
+        answer = run_status(request)
+    assert answer.ok, answer.body
+    assert "| `platform-dev-eks-cluster` | CREATE_COMPLETE |" in answer.body
+    assert "| `web` | 1.0.0 | deployed | 3 |" in answer.body
 
 
 # -- eks-token ---------------------------------------------------------------------------

@@ -291,7 +291,8 @@ def test_without_aws_access_each_environment_says_what_to_configure(gh, tmp_path
     body = bot_comments(gh, pr["number"])["plan"]
     for env in ("dev", "tst", "prd"):
         assert f"### `{env}`\n\n> [!CAUTION]\n> No AWS credentials in this job" in body
-        assert f"`role_arn` in environments/{env}.yaml" in body
+        assert f"`plan_role_arn` to plan and read, `role_arn` to change it, in " \
+               f"environments/{env}.yaml" in body  # fmt: skip
     assert "Traceback" not in body and "failed while running" not in body
 
 

@@ -63,6 +63,19 @@ def handle(gh: FakeGitHub, tmp_path: Path, comment: dict[str, Any], workspace: P
     return run_handle(Settings.from_env(env), api=gh.client(), workspace=workspace)
 
 
+def refused_on_bot_pr(
+    gh: FakeGitHub, bedrock: fb.FakeBedrock, platform: Path, tmp_path: Path, text: str, author: str
+) -> tuple[Outcome, str, dict[str, Any]]:
+    """`author` comments `text` on a bot PR, and the bot neither asks the model nor moves
+    the branch. The outcome, the bot's reply and the comment."""
+    number, branch = bot_pull_request(gh, platform)
+    head = gh.repo.refs[f"heads/{branch}"]
+    comment = gh.add_comment(number, text, author=author)
+    outcome = handle(gh, tmp_path, comment, platform)
+    assert gh.repo.refs[f"heads/{branch}"] == head and bedrock.requests == []
+    return outcome, gh.comments_on(number)[-1]["body"], comment
+
+
 def shorter_retention() -> fb.Script:
     return fb.tool_call({"title": "Shorter retention", "edits": [{
         "path": STACK, "rationale": "bob asked for 7 days",
@@ -151,31 +164,23 @@ def test_a_follow_up_from_a_fork_is_refused_before_anything_runs(
 def test_a_read_user_cannot_revise(
     gh: FakeGitHub, bedrock: fb.FakeBedrock, platform: Path, tmp_path: Path
 ) -> None:
-    number, branch = bot_pull_request(gh, platform)
-    head = gh.repo.refs[f"heads/{branch}"]
-    comment = gh.add_comment(number, "/infra use 7 days retention", author="rita")
-
-    outcome = handle(gh, tmp_path, comment, platform)
+    outcome, reply, _ = refused_on_bot_pr(
+        gh, bedrock, platform, tmp_path, "/infra use 7 days retention", author="rita"
+    )
 
     assert outcome.note.startswith("denied")
-    reply = gh.comments_on(number)[-1]["body"]
     assert "`/infra <what you want>` needs write permission" in reply and "you have read" in reply
-    assert gh.repo.refs[f"heads/{branch}"] == head and bedrock.requests == []
 
 
 def test_one_unknown_word_on_a_pr_is_still_an_error_with_help(
     gh: FakeGitHub, bedrock: fb.FakeBedrock, platform: Path, tmp_path: Path
 ) -> None:
-    number, branch = bot_pull_request(gh, platform)
-    head = gh.repo.refs[f"heads/{branch}"]
-    comment = gh.add_comment(number, "/infra valdiate", author="alice")
-
-    outcome = handle(gh, tmp_path, comment, platform)
+    outcome, reply, comment = refused_on_bot_pr(
+        gh, bedrock, platform, tmp_path, "/infra valdiate", author="alice"
+    )
 
     assert outcome.exit_code == 0 and outcome.note.startswith("refused: unknown command")
-    reply = gh.comments_on(number)[-1]["body"]
     assert "unknown command `valdiate`" in reply and "Did you mean `validate`?" in reply
     assert "To revise an infra-bot pull request" in reply
     assert "| `/infra validate` |" in reply and "on an infra-bot PR: revise it" in reply
     assert gh.reactions_on(comment["id"]) == ["eyes", "confused"]
-    assert gh.repo.refs[f"heads/{branch}"] == head and bedrock.requests == []

@@ -234,10 +234,13 @@ def deploy_stacks(
     on_event: EventSink | None = None,
     on_result: DeployHook | None = None,
     replan: Callable[[StackSpec], None] | None = None,
+    prepare: Callable[[StackSpec], None] | None = None,
     timeout: float = DEPLOY_TIMEOUT,
 ) -> list[StackResult]:
     """Deploy in order; after the first stack that is not ok, the rest are SKIPPED.
 
+    `prepare` runs before each stack's deploy (a promotion plans it there: its change
+    set can only be made once the stacks it imports from exist).
     `replan` (the CLI's --replan) plans a stack that has no change set and tries once
     more; a plan that changed after review is never replanned here.
     `on_result` is the hook for deploy records (GitHub deployments) per stack.
@@ -245,6 +248,8 @@ def deploy_stacks(
     results: list[StackResult] = []
     for i, spec in enumerate(specs):
         cfn = cfn_for(spec)
+        if prepare is not None:
+            prepare(spec)
         res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout)
         if res.result is Result.NOT_PLANNED and replan is not None:
             replan(spec)

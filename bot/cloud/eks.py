@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from bot.cloud.adapter import CloudError, CloudFormationApi
-from bot.cloud.session import AwsTarget, client, environment_session
+from bot.cloud.session import AwsTarget, Purpose, client, environment_session, role_for
 from bot.repo.model import Environment
 
 CLUSTER_OUTPUT = "ClusterName"
@@ -179,7 +179,8 @@ class ClusterConnector:
     """deploy_env's `connect`: cluster stack -> a kubeconfig for its cluster in `folder`.
 
     No AWS call until it is called (after the stacks deployed); failures become
-    ClusterUnreachable saying why.
+    ClusterUnreachable saying why. DescribeCluster and the kubeconfig's token act as the
+    role for `purpose` (status reads with the plan role, deploys with the deploy role).
     """
 
     cfn: CloudFormationApi
@@ -187,6 +188,7 @@ class ClusterConnector:
     target: AwsTarget
     folder: Path
     command: tuple[str, ...] = field(default_factory=token_command)
+    purpose: Purpose = Purpose.DEPLOY
 
     def __call__(self, cluster_stack: str) -> Path:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -198,11 +200,13 @@ class ClusterConnector:
             raise ClusterUnreachable(f"cannot describe stack {stack_name}: {exc}") from None
         name = cluster_name(stack_name, desc)
         try:
-            eks = client(environment_session(self.env, self.target), "eks", self.target)
+            session = environment_session(self.env, self.target, self.purpose)
+            eks = client(session, "eks", self.target)
             described = eks.describe_cluster(name=name)
         except (ClientError, BotoCoreError) as exc:
             raise ClusterUnreachable(f"EKS DescribeCluster {name}: {exc}") from None
         info = cluster_info(name, self.target.region, described)
         folder = self.folder / cluster_stack
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return write_kubeconfig(kubeconfig_document(info, self.env.role_arn, self.command), folder)
+        role = role_for(self.env, self.purpose)
+        return write_kubeconfig(kubeconfig_document(info, role, self.command), folder)

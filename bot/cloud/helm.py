@@ -1,4 +1,5 @@
-"""Helm releases of an environment: order, a rendered diff, then upgrade --install.
+"""Helm releases of an environment: order, a rendered diff, then upgrade --install;
+for status, what `helm list` says of them.
 
 Helm runs behind `HelmRunner` (argv in, output out); the real runner is the
 toolchain's helm binary. Without a cluster (tests, the local demo) only the
@@ -8,10 +9,12 @@ commands and their order can be checked: a fake runner records them.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import subprocess
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +22,7 @@ from typing import Protocol
 from bot.repo.model import Release
 
 HELM_TIMEOUT = "10m"
+PROCESS_TIMEOUT = 1800  # seconds: above --timeout, for a helm that hangs before it applies
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,15 @@ class SubprocessHelm:
     binary: Path
 
     def __call__(self, args: list[str]) -> HelmRun:
-        proc = subprocess.run(
-            [str(self.binary), *args], capture_output=True, text=True, check=False, timeout=1800
-        )
+        try:
+            proc = subprocess.run(
+                [str(self.binary), *args], capture_output=True, text=True, check=False,
+                timeout=PROCESS_TIMEOUT,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return HelmRun(124, "", f"helm {args[0]} did not finish in {PROCESS_TIMEOUT} s")
+        except OSError as exc:
+            return HelmRun(126, "", f"cannot run {self.binary}: {exc}")
         return HelmRun(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -259,3 +269,85 @@ def deploy_releases(
         if run.code != 0:
             break
     return out
+
+
+# -- status: what `helm list` says of the releases ------------------------------------
+
+# Go's time.Time.String(): "2026-11-23 11:00:00.123456789 +0000 UTC" (maybe " m=+0.1").
+_HELM_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.\d+)? ([+-]\d{4})")
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    """One release as `helm list` shows it in the cluster."""
+
+    release: str
+    namespace: str
+    chart_version: str
+    status: str
+    revision: str
+    updated: datetime | None
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    """The releases of one cluster stack: their states (a release missing from `states`
+    is not installed), or `unknown`, one line saying why they could not be read."""
+
+    cluster_stack: str
+    wanted: Mapping[str, str]  # release -> the chart version the repository pins
+    states: Mapping[str, ReleaseState]
+    unknown: str = ""
+
+
+def list_args(names: Collection[str]) -> list[str]:
+    """`helm list` of these releases in every namespace and every state (--all: pending
+    and failed ones too), as JSON."""
+    pattern = "^(" + "|".join(re.escape(n) for n in sorted(names)) + ")$"
+    return ["list", "--all-namespaces", "--all", "--filter", pattern, "--output", "json"]
+
+
+def helm_time(text: str) -> datetime | None:
+    """A time as helm prints it (Go's time.Time.String()); None when it is not one. Pure."""
+    match = _HELM_TIME.match(text)
+    if match is None:
+        return None
+    return datetime.strptime(" ".join(match.groups()), "%Y-%m-%d %H:%M:%S %z")
+
+
+def release_states(listed: str, releases: Mapping[str, Release]) -> dict[str, ReleaseState]:
+    """The `releases` found in `helm list -o json` output, by name and namespace. Pure."""
+    try:
+        items = json.loads(listed or "[]")
+    except ValueError:
+        raise HelmError("helm list did not answer with JSON") from None
+    if not isinstance(items, list):
+        raise HelmError("helm list did not answer with a JSON list")
+    out: dict[str, ReleaseState] = {}
+    for item in items:
+        release = releases.get(str(item.get("name"))) if isinstance(item, dict) else None
+        if release is None or item.get("namespace") != release.spec.namespace:
+            continue
+        chart = str(item.get("chart", ""))
+        out[release.name] = ReleaseState(
+            release.name,
+            release.spec.namespace,
+            chart.removeprefix(f"{release.spec.chart}-"),
+            str(item.get("status", "unknown")),
+            str(item.get("revision", "?")),
+            helm_time(str(item.get("updated", ""))),
+        )
+    return out
+
+
+def list_releases(
+    helm: HelmRunner, releases: Mapping[str, Release], kubeconfig: Path | None
+) -> dict[str, ReleaseState]:
+    """What helm knows of `releases` in the cluster; HelmError (one line) when it cannot say."""
+    run = helm(with_kubeconfig(list_args(releases), kubeconfig))
+    if run.code != 0:
+        detail = (run.stderr.strip().splitlines() or [f"exit code {run.code}"])[0][:300]
+        # 127: the shell's "command not found", and MissingHelm's.
+        raise HelmError(f"helm is not installed: {detail}" if run.code == 127 else
+                        f"helm list failed: {detail}")  # fmt: skip
+    return release_states(run.stdout, releases)

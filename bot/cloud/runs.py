@@ -8,6 +8,7 @@ boto3 ones. Decisions come from the pure modules; this file sequences I/O.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,11 +22,20 @@ from bot.cloud.deployer import (
     StackResult,
     deploy_stack,
     deploy_stacks,
-    skipped,
 )
 from bot.cloud.drift import StackDrift, detect_stack_drift
 from bot.cloud.events import Ending, ending
-from bot.cloud.helm import HelmRunner, ReleaseResult, Skip, cluster_skips, deploy_releases
+from bot.cloud.helm import (
+    HelmError,
+    HelmRunner,
+    ReleaseResult,
+    ReleaseState,
+    ReleaseStatus,
+    Skip,
+    cluster_skips,
+    deploy_releases,
+    list_releases,
+)
 from bot.cloud.lock import LockError, LockStore, acquire, busy_stacks, lock_name, release
 from bot.cloud.planner import TAG_PREVIOUS, plan_stack, plan_stacks
 from bot.cloud.policy import (
@@ -40,16 +50,42 @@ from bot.cloud.policy import (
     status_row,
 )
 from bot.cloud.preview import Outcome, StackPreview, tags_of
+from bot.cloud.session import Purpose
 from bot.cloud.spec import TAG_COMMIT, StackSpec
 from bot.cloud.targets import head_commit, ordered_stacks, spec_at_commit, specs_for
 from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
 from bot.repo.changes import checkout_at
-from bot.repo.model import Environment, Repository
+from bot.repo.model import Environment, Release, Repository
 
 DESTROY_TIMEOUT = 3600.0
 
 ClusterConnect = Callable[[str], Path]
 """Cluster stack -> a kubeconfig for its cluster; raises CloudError saying why not."""
+
+
+@dataclass(frozen=True)
+class HelmAccess:
+    """How the Helm releases run: `helm` (None: they do not), and the cluster of each
+    cluster stack: `kubeconfig` for all of them, else `connect` finds each one."""
+
+    helm: HelmRunner | None = None
+    kubeconfig: Path | None = None
+    connect: ClusterConnect | None = None
+
+
+@contextlib.contextmanager
+def cluster_access(
+    run: EnvRun, helm: HelmRunner, endpoint_url: str | None = None
+) -> Iterator[HelmAccess]:
+    """`helm` with a connector that writes each cluster's kubeconfig (bot.cloud.eks) into
+    a temporary folder, removed on exit. No AWS call until a cluster is asked for."""
+    from bot.cloud.eks import ClusterConnector
+    from bot.cloud.session import target_for
+
+    with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as folder:
+        target = target_for(run.env, endpoint_url)
+        connect = ClusterConnector(run.cfn, run.env, target, Path(folder), purpose=run.purpose)
+        yield HelmAccess(helm, connect=connect)
 
 
 class RunRefused(RuntimeError):  # noqa: N818 - reads as the verdict it is
@@ -64,28 +100,36 @@ class EnvRun:
     clock: Clock = field(default_factory=Clock)
     locks: LockStore | None = None
     owner: str = "infra-bot"
+    # The role the clients act as (bot.cloud.session.role_for); env_lock refuses PLAN.
+    purpose: Purpose = Purpose.DEPLOY
 
     def cfn_for(self, _spec: StackSpec) -> CloudFormationApi:
         return self.cfn
 
 
 def open_env(
-    repo: Repository, env: str, endpoint_url: str | None = None, owner: str = "infra-bot"
+    repo: Repository,
+    env: str,
+    endpoint_url: str | None = None,
+    owner: str = "infra-bot",
+    purpose: Purpose = Purpose.DEPLOY,
 ) -> EnvRun:
-    """An EnvRun with boto3 clients in the environment's account (imports boto3)."""
+    """An EnvRun with boto3 clients in the environment's account, as the role for
+    `purpose`: PLAN to preview and read, DEPLOY to change it (imports boto3)."""
     from bot.cloud.adapter import Boto3CloudFormation
     from bot.cloud.lock import SsmLockStore
     from bot.cloud.session import client, environment_session, target_for
 
     environment = repo.environment(env)
     target = target_for(environment, endpoint_url)
-    session = environment_session(environment, target)
+    session = environment_session(environment, target, purpose)
     return EnvRun(
         repo,
         environment,
         Boto3CloudFormation(client(session, "cloudformation", target)),
         locks=SsmLockStore(client(session, "ssm", target)),
         owner=owner,
+        purpose=purpose,
     )
 
 
@@ -99,6 +143,9 @@ def guard_protected(env: str, bound_env: str | None, override: bool) -> None:
 def env_lock(run: EnvRun) -> Iterator[None]:
     """No stack of the environment in progress (all of them, not only this run's), and
     the lock record held meanwhile."""
+    if run.purpose is Purpose.PLAN:
+        # A caller bug, not a refusal: it opened the environment with the plan role.
+        raise RuntimeError(f"{run.env.name} was opened to plan; changing it needs DEPLOY")
     statuses: dict[str, str | None] = {}
     for stack in run.repo.deployments(run.env.name):
         desc = run.cfn.describe_stack(run.env.stack_name(stack))
@@ -157,12 +204,9 @@ class DeployOutcome:
 def deploy_helm(
     run: EnvRun,
     repo: Repository,
-    helm: HelmRunner | None,
+    access: HelmAccess,
     in_run: list[str],
     results: list[StackResult],
-    *,
-    kubeconfig: Path | None = None,
-    connect: ClusterConnect | None = None,
 ) -> list[ReleaseResult]:
     """The releases of `repo` after the stacks of this run, against their clusters.
 
@@ -172,7 +216,7 @@ def deploy_helm(
     run. Those of cluster stacks outside the run are skipped without failing
     (bot.cloud.helm.cluster_skips).
     """
-    if helm is None or not repo.releases:
+    if access.helm is None or not repo.releases:
         return []
     failed = next((r.stack for r in results if not r.result.ok), None)
     clusters = sorted({r.spec.cluster_stack for r in repo.releases.values()})
@@ -180,18 +224,61 @@ def deploy_helm(
     skips = cluster_skips(clusters, run.env.name, env_stacks, in_run, failed)
     kubeconfigs: dict[str, Path] = {}
     for stack in (s for s in clusters if s not in skips):
-        if kubeconfig is not None:
-            kubeconfigs[stack] = kubeconfig
-        elif connect is None:
-            skips[stack] = Skip("no kubeconfig for the cluster", True)
-        else:
-            try:
-                kubeconfigs[stack] = connect(stack)
-            except CloudError as exc:
-                skips[stack] = Skip(f"cannot reach the cluster of {stack}: {exc}", True)
+        try:
+            kubeconfigs[stack] = _kubeconfig(access, stack)
+        except CloudError as exc:
+            skips[stack] = Skip(str(exc), True)
     return deploy_releases(
-        helm, repo.releases, run.env.name, set(kubeconfigs), kubeconfigs=kubeconfigs, skips=skips
-    )
+        access.helm, repo.releases, run.env.name, set(kubeconfigs),
+        kubeconfigs=kubeconfigs, skips=skips,
+    )  # fmt: skip
+
+
+def _kubeconfig(access: HelmAccess, cluster_stack: str) -> Path:
+    """The kubeconfig for the cluster of `cluster_stack`; CloudError saying why there is none."""
+    if access.kubeconfig is not None:
+        return access.kubeconfig
+    if access.connect is None:
+        raise CloudError("no kubeconfig for the cluster")
+    try:
+        return access.connect(cluster_stack)
+    except CloudError as exc:
+        raise CloudError(f"cannot reach the cluster of {cluster_stack}: {exc}") from None
+
+
+def _planner(
+    run: EnvRun, previews: list[StackPreview], on_preview: Callable[[StackPreview], None] | None
+) -> Callable[[StackSpec], None]:
+    """Plans a stack, keeping its preview in `previews` and telling `on_preview`."""
+
+    def plan(spec: StackSpec) -> None:
+        preview = plan_stack(run.cfn_for(spec), spec, run.clock)
+        previews.append(preview)
+        if on_preview:
+            on_preview(preview)
+
+    return plan
+
+
+def _deploy_locked(
+    run: EnvRun,
+    repo: Repository,
+    commit: str,
+    order: list[str],
+    access: HelmAccess,
+    *,
+    on_event: EventSink | None,
+    on_result: DeployHook | None,
+    replan: Callable[[StackSpec], None] | None = None,
+    prepare: Callable[[StackSpec], None] | None = None,
+) -> tuple[list[StackResult], list[ReleaseResult]]:
+    """The stacks of `order` at `commit` (bot.cloud.deployer.deploy_stacks), then the
+    releases of `repo` (deploy_helm), under the environment's lock."""
+    specs = specs_for(repo, run.env.name, order, commit)
+    with env_lock(run):
+        results = deploy_stacks(run.cfn_for, specs, run.clock, on_event=on_event,
+                                on_result=on_result, replan=replan, prepare=prepare)  # fmt: skip
+        return results, deploy_helm(run, repo, access, order, results)
 
 
 def deploy_env(
@@ -212,27 +299,11 @@ def deploy_env(
     """Deploy the stacks in order, then (with `helm`) the Helm releases: see deploy_helm."""
     guard_protected(run.env.name, bound_env, override_protection)
     order = ordered_stacks(run.repo, run.env.name, stacks)
-    specs = specs_for(run.repo, run.env.name, order, commit)
     replanned: list[StackPreview] = []
-
-    def do_replan(spec: StackSpec) -> None:
-        preview = plan_stack(run.cfn_for(spec), spec, run.clock)
-        replanned.append(preview)
-        if on_preview:
-            on_preview(preview)
-
-    with env_lock(run):
-        results = deploy_stacks(
-            run.cfn_for,
-            specs,
-            run.clock,
-            on_event=on_event,
-            on_result=on_result,
-            replan=do_replan if replan else None,
-        )
-        releases = deploy_helm(
-            run, run.repo, helm, order, results, kubeconfig=kubeconfig, connect=connect
-        )
+    results, releases = _deploy_locked(
+        run, run.repo, commit, order, HelmAccess(helm, kubeconfig, connect), on_event=on_event,
+        on_result=on_result, replan=_planner(run, replanned, on_preview) if replan else None,
+    )  # fmt: skip
     return DeployOutcome(results, releases, replanned)
 
 
@@ -306,26 +377,12 @@ def promote(
     if not outcome.allowed or dry_run or commit is None:
         return outcome
     repo = _repo_at(target.repo, commit)
-    order = ordered_stacks(repo, target.env.name, stacks)
-    specs = specs_for(repo, target.env.name, order, commit)
     previews: list[StackPreview] = []
-    results: list[StackResult] = []
-    with env_lock(target):
-        for i, spec in enumerate(specs):
-            preview = plan_stack(target.cfn_for(spec), spec, target.clock)
-            previews.append(preview)
-            if on_preview:
-                on_preview(preview)
-            res = deploy_stack(target.cfn_for(spec), spec, target.clock, on_event=on_event)
-            results.append(res)
-            if on_result:
-                on_result(res)
-            if not res.result.ok:
-                results += skipped(specs[i + 1 :], spec.stack)
-                break
-        releases = deploy_helm(
-            target, repo, helm, order, results, kubeconfig=kubeconfig, connect=connect
-        )
+    results, releases = _deploy_locked(
+        target, repo, commit, ordered_stacks(repo, target.env.name, stacks),
+        HelmAccess(helm, kubeconfig, connect), on_event=on_event, on_result=on_result,
+        prepare=_planner(target, previews, on_preview),
+    )  # fmt: skip
     return PromotionOutcome(
         source.env.name, target.env.name, checks, commit, previews, results, releases
     )
@@ -392,12 +449,49 @@ def _drift(run: EnvRun, order: list[str]) -> list[StackDrift]:
     return [detect_stack_drift(run.cfn, s, run.env.stack_name(s), run.clock) for s in order]
 
 
-def status_env(run: EnvRun, stacks: list[str] | None = None) -> list[StatusRow]:
+@dataclass(frozen=True)
+class EnvStatus:
+    stacks: list[StatusRow]
+    releases: list[ReleaseStatus]
+
+
+def status_env(
+    run: EnvRun, stacks: list[str] | None = None, access: HelmAccess | None = None
+) -> EnvStatus:
+    """The stacks' states, and the Helm releases' as helm lists them (with `access`)."""
     order = ordered_stacks(run.repo, run.env.name, stacks)
-    return [
+    rows = [
         status_row(s, run.env.stack_name(s), run.cfn.describe_stack(run.env.stack_name(s)))
         for s in order
     ]
+    return EnvStatus(rows, release_status(run, access or HelmAccess()))
+
+
+def release_status(run: EnvRun, access: HelmAccess) -> list[ReleaseStatus]:
+    """The repository's releases per cluster stack with their state in its cluster, or
+    why that is unknown (no helm, no cluster, no access), in one line; never raises for
+    a cluster that cannot be read."""
+    clusters: dict[str, dict[str, Release]] = {}
+    for name, rel in sorted(run.repo.releases.items()):
+        clusters.setdefault(rel.spec.cluster_stack, {})[name] = rel
+    out: list[ReleaseStatus] = []
+    for stack, releases in sorted(clusters.items()):
+        wanted = {name: r.spec.version for name, r in releases.items()}
+        try:
+            out.append(ReleaseStatus(stack, wanted, _listed(run, access, stack, releases)))
+        except (CloudError, HelmError) as exc:
+            out.append(ReleaseStatus(stack, wanted, {}, str(exc)))
+    return out
+
+
+def _listed(
+    run: EnvRun, access: HelmAccess, cluster_stack: str, releases: dict[str, Release]
+) -> dict[str, ReleaseState]:
+    if cluster_stack not in run.repo.deployments(run.env.name):
+        raise CloudError(f"cluster stack {cluster_stack} is not one of {run.env.name}'s stacks")
+    if access.helm is None:
+        raise HelmError("no cluster connection in this run")
+    return list_releases(access.helm, releases, _kubeconfig(access, cluster_stack))
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,34 @@ already in the process, we assume the environment's role through STS; in GitHub
 Actions with an OIDC token file (AWS_WEB_IDENTITY_TOKEN_FILE) we exchange it for
 the role directly. When the caller already is in the environment's account (the
 workflow's configure-credentials step assumed the role), no assume happens.
+
+Which role: a `Purpose`. Reading and previewing (plan, drift, status, PR clean-up,
+a promotion's pre-checks on its source) use the environment's `plan_role_arn`, which
+can create change sets but not execute them; changing the environment (deploy,
+apply, promote's target, rollback, unlock, destroy) uses `role_arn`. So the jobs
+without a GitHub environment never need the deploy roles, and each deploy role can
+trust only its own environment's deploy job.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bot.github.actions import log
 from bot.repo.model import Environment
 
 SESSION_NAME = "infra-bot"
+
+
+class Purpose(StrEnum):
+    """Why an environment is opened; decides the role (role_for)."""
+
+    PLAN = "plan"  # change sets, drift, describe: plan_role_arn
+    DEPLOY = "deploy"  # execute, delete, the deploy lock: role_arn
 
 
 @dataclass(frozen=True)
@@ -48,9 +64,21 @@ def target_for(environment: Environment, endpoint_url: str | None = None) -> Aws
     )
 
 
-def environment_session(environment: Environment, target: AwsTarget) -> Any:
-    """A boto3 Session acting in the environment's account."""
-    return role_session(environment.role_arn, environment.account_id, target)
+def role_for(environment: Environment, purpose: Purpose) -> str | None:
+    """The role to act as: the plan role for PLAN when the environment has one, else the
+    deploy role (None: the process's own credentials). Pure."""
+    if purpose is Purpose.PLAN and environment.plan_role_arn:
+        return environment.plan_role_arn
+    return environment.role_arn
+
+
+def environment_session(
+    environment: Environment, target: AwsTarget, purpose: Purpose = Purpose.DEPLOY
+) -> Any:
+    """A boto3 Session acting in the environment's account, as the role for `purpose`."""
+    if purpose is Purpose.PLAN and not environment.plan_role_arn and environment.role_arn:
+        log(f"{environment.name} has no plan_role_arn; planning with its deploy role")
+    return role_session(role_for(environment, purpose), environment.account_id, target)
 
 
 def account_of(role_arn: str) -> str:
@@ -94,10 +122,12 @@ def client(session: Any, service: str, target: AwsTarget) -> Any:
     )
 
 
-def cloudformation(environment: Environment, target: AwsTarget) -> Any:
+def cloudformation(
+    environment: Environment, target: AwsTarget, purpose: Purpose = Purpose.DEPLOY
+) -> Any:
     """A CloudFormationApi for the environment (imports boto3 only when called)."""
     from bot.cloud.adapter import Boto3CloudFormation
 
     return Boto3CloudFormation(
-        client(environment_session(environment, target), "cloudformation", target)
+        client(environment_session(environment, target, purpose), "cloudformation", target)
     )

@@ -7,21 +7,25 @@ Exit codes: 0 done, 1 the operation ran and something failed, 2 refused or bad i
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import typer
 
+from bot.cloud.session import Purpose
 from bot.commands.common import fail, repo_root
 
 if TYPE_CHECKING:
     from bot.cloud.events import StackEvent
     from bot.cloud.helm import HelmRunner
-    from bot.cloud.runs import ClusterConnect, EnvRun
+    from bot.cloud.runs import EnvRun, HelmAccess
     from bot.cloud.spec import StackSpec
     from bot.settings import Settings
 
@@ -35,6 +39,13 @@ OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Also write the markdown 
 OVERRIDE_OPT = typer.Option(
     False, "--override-protection", help="Allow PRD outside its protected workflow job."
 )
+KUBECONFIG_OPT = typer.Option(
+    None, help="The cluster for the Helm releases; default: found from the cluster stack."
+)
+HELM_OPT = typer.Option(
+    None, "--helm/--no-helm", help="Deploy the Helm releases too (default: when there are any)."
+)
+ENV_ARG = typer.Argument(..., help="Environment.")
 
 
 def register(app: typer.Typer) -> None:
@@ -111,12 +122,16 @@ def _errors() -> Iterator[None]:
         raise
 
 
-def _open(root: Path | None, env: str, endpoint: str | None) -> EnvRun:
+def _open(
+    root: Path | None, env: str, endpoint: str | None, purpose: Purpose = Purpose.DEPLOY
+) -> EnvRun:
+    """The environment as the role for `purpose`: PLAN for plan, drift, status and a
+    promotion's source; DEPLOY for everything that changes it."""
     from bot.cloud.runs import open_env
     from bot.repo.model import Repository
 
     repo = Repository(root.resolve() if root else repo_root())
-    return open_env(repo, env, endpoint_url=endpoint, owner=_owner())
+    return open_env(repo, env, endpoint_url=endpoint, owner=_owner(), purpose=purpose)
 
 
 def _commit(run: EnvRun, commit: str | None) -> str:
@@ -124,6 +139,95 @@ def _commit(run: EnvRun, commit: str | None) -> str:
     from bot.cloud.targets import head_commit
 
     return check_commit(commit) if commit else head_commit(run.repo.root)
+
+
+@dataclass(frozen=True)
+class Place:
+    """--root, --endpoint-url and --output: the repository and AWS endpoint a command
+    works on, and the file its markdown also goes to."""
+
+    root: Path | None = None
+    endpoint_url: str | None = None
+    output: Path | None = None
+
+    def open(self, env: str, purpose: Purpose = Purpose.DEPLOY) -> EnvRun:
+        return _open(self.root, env, self.endpoint_url, purpose)
+
+    @contextmanager
+    def opened(self, env: str, purpose: Purpose = Purpose.DEPLOY) -> Iterator[EnvRun]:
+        """`env` opened; known failures in the block become one line and exit code 2."""
+        with _errors():
+            yield self.open(env, purpose)
+
+    def emit(self, markdown: str) -> None:
+        _emit(markdown, self.output)
+
+
+Command = Callable[..., None]
+_PLACE_OPTIONS = (
+    ("output", OUTPUT_OPT, Path | None),
+    ("root", ROOT_OPT, Path | None),
+    ("endpoint_url", ENDPOINT_OPT, str | None),
+)
+
+
+def _place_options(*, output: bool = True) -> Callable[[Command], Command]:
+    """Adds --output (unless `output` is False), --root and --endpoint-url after a command's
+    own options, in that order, and hands them to it as its keyword-only `place`."""
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=kind)
+        for name, opt, kind in _PLACE_OPTIONS
+        if output or name != "output"
+    ]
+
+    def add(command: Command) -> Command:
+        hints = get_type_hints(command)
+        own = [
+            p.replace(annotation=hints[name])
+            for name, p in inspect.signature(command).parameters.items()
+            if name != "place"
+        ]
+
+        @functools.wraps(command)
+        def run(*args: Any, output: Path | None = None, root: Path | None = None,
+                endpoint_url: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+            command(*args, place=Place(root, endpoint_url, output), **kwargs)
+
+        run.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]
+        return run
+
+    return add
+
+
+@contextmanager
+def _helm_access(
+    run: EnvRun, wanted: bool | None, kubeconfig: Path | None, place: Place
+) -> Iterator[HelmAccess]:
+    """helm and the clusters of `run`: --kubeconfig for all, else each one found from its
+    cluster stack (bot.cloud.eks); no helm with --no-helm, or by default without releases."""
+    from bot.cloud.runs import HelmAccess, cluster_access
+
+    if not (bool(run.repo.releases) if wanted is None else wanted):
+        yield HelmAccess()
+    elif kubeconfig is not None:
+        yield HelmAccess(_helm(), kubeconfig=kubeconfig)
+    else:
+        with cluster_access(run, _helm(), place.endpoint_url) as access:
+            yield access
+
+
+def _no_helm_note(run: EnvRun, wanted: bool | None) -> str:
+    return (
+        "\nHelm releases were not deployed (--no-helm).\n"
+        if wanted is False and run.repo.releases
+        else ""
+    )
+
+
+def _exit_unless(ok: bool) -> None:
+    """Exit code 1: the operation ran and something failed."""
+    if not ok:
+        raise typer.Exit(1)
 
 
 class EventPrinter:
@@ -155,30 +259,29 @@ class EventPrinter:
             yield
 
 
+@_place_options()
 def plan(
     env: str = typer.Option(..., "--env", help="Environment to plan."),
     stacks: list[str] = STACKS_OPT,
     changed_since: str | None = typer.Option(None, help="Only stacks changed since this ref."),
     commit: str | None = COMMIT_OPT,
-    output: Path | None = OUTPUT_OPT,
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
+    *,
+    place: Place,
 ) -> None:
     """Create change sets for this commit and print their preview (nothing is executed)."""
     from bot.cloud.preview import Outcome
     from bot.cloud.runs import plan_env
     from bot.render.changeset import plan_markdown
 
-    with _errors():
-        run = _open(root, env, endpoint_url)
+    with place.opened(env, Purpose.PLAN) as run:
         sha = _commit(run, commit)
         with EventPrinter().running(f"planning {env} at {sha[:12]}"):
             previews = plan_env(run, sha, _split(stacks), changed_since)
-    _emit(plan_markdown(env, sha, previews), output)
-    if any(p.outcome in {Outcome.FAILED, Outcome.BLOCKED} for p in previews):
-        raise typer.Exit(1)
+    place.emit(plan_markdown(env, sha, previews))
+    _exit_unless(not any(p.outcome in {Outcome.FAILED, Outcome.BLOCKED} for p in previews))
 
 
+@_place_options()
 def deploy(
     env: str = typer.Option(..., "--env", help="Environment to deploy."),
     stacks: list[str] = STACKS_OPT,
@@ -186,16 +289,11 @@ def deploy(
     replan: bool = typer.Option(
         False, "--replan", help="Plan stacks that have no change set yet, then deploy them."
     ),
-    kubeconfig: Path | None = typer.Option(
-        None, help="The cluster for the Helm releases; default: found from the cluster stack."
-    ),
-    helm: bool | None = typer.Option(
-        None, "--helm/--no-helm", help="Deploy the Helm releases too (default: when there are any)."
-    ),
+    kubeconfig: Path | None = KUBECONFIG_OPT,
+    helm: bool | None = HELM_OPT,
     override_protection: bool = OVERRIDE_OPT,
-    output: Path | None = OUTPUT_OPT,
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
+    *,
+    place: Place,
 ) -> None:
     """Execute the reviewed change sets of this commit, in dependency order, then the Helm
     releases against the cluster of their cluster stack.
@@ -205,43 +303,21 @@ def deploy(
     ClusterName output, DescribeCluster refused): the releases were due. Not a
     failure when the cluster stack is not one of ENV's stacks or not among --stacks.
     """
-    import tempfile
-
     from bot.cloud.runs import deploy_env
     from bot.render.changeset import deploy_markdown, stack_preview_md
 
     printer = EventPrinter()
-    with _errors(), tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as folder:
-        run = _open(root, env, endpoint_url)
+    with place.opened(env) as run, _helm_access(run, helm, kubeconfig, place) as access:
         sha = _commit(run, commit)
-        with_helm = bool(run.repo.releases) if helm is None else helm
         outcome = deploy_env(
-            run,
-            sha,
-            _split(stacks),
-            replan=replan,
-            on_event=printer,
+            run, sha, _split(stacks), replan=replan, on_event=printer,
             on_preview=lambda p: _emit(stack_preview_md(p) + "\n\n", None),
-            helm=_helm() if with_helm else None,
-            kubeconfig=kubeconfig,
-            connect=_connector(run, endpoint_url, Path(folder)) if with_helm else None,
-            bound_env=_bound_env(),
-            override_protection=override_protection,
-        )
+            helm=access.helm, kubeconfig=access.kubeconfig, connect=access.connect,
+            bound_env=_bound_env(), override_protection=override_protection,
+        )  # fmt: skip
     text = deploy_markdown(env, sha, outcome.results, outcome.releases)
-    if not with_helm and run.repo.releases:
-        text += "\nHelm releases were not deployed (--no-helm).\n"
-    _emit(text, output)
-    if not outcome.ok:
-        raise typer.Exit(1)
-
-
-def _connector(run: EnvRun, endpoint_url: str | None, folder: Path) -> ClusterConnect:
-    """Finds the cluster of a cluster stack and writes its kubeconfig into `folder`."""
-    from bot.cloud.eks import ClusterConnector
-    from bot.cloud.session import target_for
-
-    return ClusterConnector(run.cfn, run.env, target_for(run.env, endpoint_url), folder)
+    place.emit(text + _no_helm_note(run, helm))
+    _exit_unless(outcome.ok)
 
 
 def _helm() -> HelmRunner:
@@ -250,6 +326,7 @@ def _helm() -> HelmRunner:
     return toolchain_helm()
 
 
+@_place_options()
 def promote(
     source: str = typer.Argument(..., help="Environment to promote from (e.g. dev)."),
     target: str = typer.Argument(..., help="Environment to promote to (e.g. tst)."),
@@ -258,107 +335,92 @@ def promote(
         None, "--checks-passed/--checks-failed", help="Result of the source's checks."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only run the pre-checks."),
+    kubeconfig: Path | None = KUBECONFIG_OPT,
+    helm: bool | None = HELM_OPT,
     override_protection: bool = OVERRIDE_OPT,
-    output: Path | None = OUTPUT_OPT,
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
+    *,
+    place: Place,
 ) -> None:
-    """Pre-check SOURCE (same commit everywhere, no drift, checks passed), then deploy TARGET."""
+    """Pre-check SOURCE (same commit everywhere, no drift, checks passed), then deploy TARGET.
+
+    TARGET's stacks deploy at SOURCE's commit, then that commit's Helm releases against
+    the cluster of TARGET's cluster stack, as `deploy` does.
+    """
     from bot.cloud import runs
     from bot.render.changeset import promotion_markdown
 
-    with _errors():
-        src = _open(root, source, endpoint_url)
-        dst = _open(root, target, endpoint_url)
-        outcome = runs.promote(
-            src,
-            dst,
-            stacks=_split(stacks),
-            checks_passed=checks_passed,
-            on_event=EventPrinter(),
-            bound_env=_bound_env(),
-            override_protection=override_protection,
-            dry_run=dry_run,
-        )
-    _emit(promotion_markdown(outcome), output)
-    if not outcome.ok:
-        raise typer.Exit(1)
+    with place.opened(source, Purpose.PLAN) as src:
+        # A dry run only pre-checks the source: the target's plan role is enough.
+        dst = place.open(target, Purpose.PLAN if dry_run else Purpose.DEPLOY)
+        with _helm_access(dst, False if dry_run else helm, kubeconfig, place) as access:
+            outcome = runs.promote(
+                src, dst, stacks=_split(stacks), checks_passed=checks_passed,
+                on_event=EventPrinter(), bound_env=_bound_env(),
+                override_protection=override_protection, dry_run=dry_run,
+                helm=access.helm, kubeconfig=access.kubeconfig, connect=access.connect,
+            )  # fmt: skip
+    place.emit(promotion_markdown(outcome) + _no_helm_note(dst, helm))
+    _exit_unless(outcome.ok)
 
 
+@_place_options()
 def rollback(
-    env: str = typer.Argument(..., help="Environment."),
+    env: str = ENV_ARG,
     stack: str = typer.Argument(..., help="Stack to roll back."),
     to: str | None = typer.Option(None, "--to", help="Commit to return to."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show the change set."),
     override_protection: bool = OVERRIDE_OPT,
-    output: Path | None = OUTPUT_OPT,
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
+    *,
+    place: Place,
 ) -> None:
     """Redeploy the last successfully deployed template and parameters of STACK."""
     from bot.cloud import runs
     from bot.render.changeset import rollback_markdown
 
-    with _errors():
-        run = _open(root, env, endpoint_url)
+    with place.opened(env) as run:
         outcome = runs.rollback(
-            run,
-            stack,
-            to=to,
-            execute=not dry_run,
-            on_event=EventPrinter(),
-            bound_env=_bound_env(),
-            override_protection=override_protection,
-        )
-    _emit(rollback_markdown(env, outcome), output)
-    if outcome.result and not outcome.result.result.ok:
-        raise typer.Exit(1)
+            run, stack, to=to, execute=not dry_run, on_event=EventPrinter(),
+            bound_env=_bound_env(), override_protection=override_protection,
+        )  # fmt: skip
+    place.emit(rollback_markdown(env, outcome))
+    _exit_unless(outcome.result is None or outcome.result.result.ok)
 
 
-def drift(
-    env: str = typer.Argument(..., help="Environment."),
-    stacks: list[str] = STACKS_OPT,
-    output: Path | None = OUTPUT_OPT,
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
-) -> None:
+@_place_options()
+def drift(env: str = ENV_ARG, stacks: list[str] = STACKS_OPT, *, place: Place) -> None:
     """Run CloudFormation drift detection and show expected vs actual values."""
     from bot.cloud.drift import DriftState
     from bot.cloud.runs import drift_env
     from bot.render.changeset import drift_markdown
 
-    with _errors():
-        run = _open(root, env, endpoint_url)
-        with EventPrinter().running(f"detecting drift in {env}"):
-            drifts = drift_env(run, _split(stacks))
-    _emit(drift_markdown(env, drifts), output)
-    if any(d.state is DriftState.DRIFTED for d in drifts):
-        raise typer.Exit(1)
+    printer = EventPrinter()
+    with place.opened(env, Purpose.PLAN) as run, printer.running(f"detecting drift in {env}"):
+        drifts = drift_env(run, _split(stacks))
+    place.emit(drift_markdown(env, drifts))
+    _exit_unless(not any(d.state is DriftState.DRIFTED for d in drifts))
 
 
-def status(
-    env: str = typer.Argument(..., help="Environment."),
-    output: Path | None = OUTPUT_OPT,
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
-) -> None:
+@_place_options()
+def status(env: str = ENV_ARG, *, place: Place) -> None:
     """Stacks with their state, deployed commit and age; the environment's Helm releases."""
     from datetime import UTC, datetime
 
     from bot.cloud.runs import status_env
     from bot.render.changeset import status_markdown
 
-    with _errors():
-        run = _open(root, env, endpoint_url)
-        rows = status_env(run)
-    _emit(status_markdown(env, rows, sorted(run.repo.releases), datetime.now(UTC)), output)
+    # With a cluster: each release's chart version, status, revision, last deploy;
+    # without one (or helm, or access to it), one line saying why.
+    with place.opened(env, Purpose.PLAN) as run, _helm_access(run, None, None, place) as access:
+        got = status_env(run, access=access)
+    place.emit(status_markdown(env, got.stacks, got.releases, datetime.now(UTC)))
 
 
+@_place_options(output=False)
 def destroy(
-    env: str = typer.Argument(..., help="Environment."),
+    env: str = ENV_ARG,
     confirm: str | None = typer.Option(None, "--confirm", help='Type "DELETE <ENV>".'),
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
+    *,
+    place: Place,
 ) -> None:
     """Delete every stack of ENV in reverse dependency order (never PRD)."""
     from bot.cloud.policy import destroy_refusal
@@ -367,30 +429,28 @@ def destroy(
     refusal = destroy_refusal(env, confirm)
     if refusal:
         raise fail(refusal)
-    with _errors():
-        run = _open(root, env, endpoint_url)
+    with place.opened(env) as run:
         deleted = destroy_env(run, confirm)
     lines = [f"### Destroy `{env}`", ""] + [
         f"{i}. `{d.stack_name}`: {d.status}" for i, d in enumerate(deleted, 1)
     ]
-    _emit("\n".join(lines) + "\n", None)
-    if any(d.status not in {"DELETE_COMPLETE", "NOT_DEPLOYED"} for d in deleted):
-        raise typer.Exit(1)
+    place.emit("\n".join(lines) + "\n")
+    _exit_unless(all(d.status in {"DELETE_COMPLETE", "NOT_DEPLOYED"} for d in deleted))
 
 
+@_place_options(output=False)
 def unlock(
-    env: str = typer.Argument(..., help="Environment."),
+    env: str = ENV_ARG,
     force: bool = typer.Option(False, "--force", help="Release a lock that is not stale yet."),
-    root: Path | None = ROOT_OPT,
-    endpoint_url: str | None = ENDPOINT_OPT,
+    *,
+    place: Place,
 ) -> None:
     """Release a stale deploy lock of ENV."""
     from datetime import UTC, datetime
 
     from bot.cloud import lock
 
-    with _errors():
-        run = _open(root, env, endpoint_url)
+    with place.opened(env) as run:
         if run.locks is None:
             raise fail("no lock store for this environment")
         try:
@@ -399,4 +459,4 @@ def unlock(
             )
         except lock.LockError as exc:
             raise fail(str(exc)) from None
-    _emit(message + "\n", None)
+    place.emit(message + "\n")

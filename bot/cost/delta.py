@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from bot.cost.model import EnvEstimate, LineItem, StackEstimate, Status
 
@@ -15,8 +16,33 @@ class Change(StrEnum):
     SAME = " "
 
 
+class _Priced(Protocol):
+    @property
+    def monthly(self) -> float: ...
+
+
+class _BeforeAfter:
+    """The monthly cost on each side of a change, and the difference (for the deltas below)."""
+
+    before: _Priced | None
+    after: _Priced | None
+
+    @property
+    def before_monthly(self) -> float:
+        return self.before.monthly if self.before else 0.0
+
+    @property
+    def after_monthly(self) -> float:
+        return self.after.monthly if self.after else 0.0
+
+    @property
+    def delta(self) -> float:
+        # In cents, from the rounded sides: the delta shown equals after - before shown.
+        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
+
+
 @dataclass(frozen=True)
-class ResourceDelta:
+class ResourceDelta(_BeforeAfter):
     stack: str
     logical_id: str
     type: str
@@ -37,19 +63,6 @@ class ResourceDelta:
         return Change.SAME if same else Change.CHANGED
 
     @property
-    def before_monthly(self) -> float:
-        return self.before.monthly if self.before else 0.0
-
-    @property
-    def after_monthly(self) -> float:
-        return self.after.monthly if self.after else 0.0
-
-    @property
-    def delta(self) -> float:
-        # In cents, from the rounded sides: the delta shown equals after - before shown.
-        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
-
-    @property
     def current(self) -> LineItem:
         item = self.after or self.before
         assert item is not None  # one side always exists
@@ -65,24 +78,11 @@ class ResourceDelta:
 
 
 @dataclass(frozen=True)
-class StackDelta:
+class StackDelta(_BeforeAfter):
     stack: str
     before: StackEstimate | None
     after: StackEstimate | None
     resources: tuple[ResourceDelta, ...]
-
-    @property
-    def before_monthly(self) -> float:
-        return self.before.monthly if self.before else 0.0
-
-    @property
-    def after_monthly(self) -> float:
-        return self.after.monthly if self.after else 0.0
-
-    @property
-    def delta(self) -> float:
-        # In cents, from the rounded sides: the delta shown equals after - before shown.
-        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
 
     @property
     def priced_change(self) -> bool:
@@ -90,24 +90,11 @@ class StackDelta:
 
 
 @dataclass(frozen=True)
-class EnvDelta:
+class EnvDelta(_BeforeAfter):
     env: str
     before: EnvEstimate | None
     after: EnvEstimate | None
     stacks: tuple[StackDelta, ...]
-
-    @property
-    def before_monthly(self) -> float:
-        return self.before.monthly if self.before else 0.0
-
-    @property
-    def after_monthly(self) -> float:
-        return self.after.monthly if self.after else 0.0
-
-    @property
-    def delta(self) -> float:
-        # In cents, from the rounded sides: the delta shown equals after - before shown.
-        return round(self.after_monthly, 2) - round(self.before_monthly, 2)
 
     @property
     def percent(self) -> float | None:

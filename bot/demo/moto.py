@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -181,16 +181,29 @@ def moto_cloud() -> Iterator[MotoCloud]:
     changes = {**endpoint_variables(endpoint), "AWS_DEFAULT_REGION": "us-east-1"}
     if not real:
         changes.update(DUMMY_CREDENTIALS)
+    with environ(changes):
+        patch_change_sets()
+        try:
+            yield MotoCloud(endpoint, real)
+        finally:
+            server.stop()
+            quiet.close()
+
+
+@contextmanager
+def environ(changes: Mapping[str, str | None]) -> Iterator[None]:
+    """Set `changes` in os.environ (None unsets), and put back what was there afterwards."""
     saved = {k: os.environ.get(k) for k in changes}
-    os.environ.update(changes)
-    patch_change_sets()
     try:
-        yield MotoCloud(endpoint, real)
+        _set_environ(changes)
+        yield
     finally:
-        server.stop()
-        quiet.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environ(saved)
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

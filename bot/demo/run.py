@@ -155,6 +155,15 @@ class Demo:
         if outcome.exit_code != 0:
             raise StepFailedError(f"{what}: exit code {outcome.exit_code} ({outcome.note})")
 
+    def comment(
+        self, number: int, text: str, actor: str, *, on_pr: bool, workspace: Path, what: str = ""
+    ) -> None:
+        """`actor` comments `text` on issue or PR `number`; its workflow run must succeed."""
+        comment = self.gh.user_comment(number, text, actor)
+        payload = payloads.issue_comment(REPOSITORY, number, comment, on_pr=on_pr)
+        outcome = self.handle("issue_comment", payload, workspace=workspace, actor=actor)
+        self.expect(outcome, what or text)
+
     def checkout_main(self) -> str:
         sha = self.git.rev("main")
         self.git.run("update-ref", "refs/remotes/origin/main", sha)
@@ -211,10 +220,8 @@ class Demo:
             "alice",
         )
         self.result.issue_number = issue
-        comment = self.gh.user_comment(issue, REQUEST, "alice")
-        payload = payloads.issue_comment(REPOSITORY, issue, comment, on_pr=False)
-        self.expect(self.handle("issue_comment", payload, workspace=self.root, actor="alice"),
-                    "/infra on the issue")  # fmt: skip
+        self.comment(issue, REQUEST, "alice", on_pr=False, workspace=self.root,
+                     what="/infra on the issue")  # fmt: skip
         pulls = [t.number for t in self.gh.threads.values() if t.pull is not None]
         if not pulls:
             raise StepFailedError("no pull request was opened")
@@ -234,11 +241,8 @@ class Demo:
 
     def replan(self) -> None:
         pr = self.pr
-        self.checkout_head(pr)
-        comment = self.gh.user_comment(pr.number, "/infra plan dev", "bob")
-        payload = payloads.issue_comment(REPOSITORY, pr.number, comment, on_pr=True)
-        self.expect(self.handle("issue_comment", payload, workspace=self.head, actor="bob"),
-                    "/infra plan dev")  # fmt: skip
+        head = self.checkout_head(pr)
+        self.comment(pr.number, "/infra plan dev", "bob", on_pr=True, workspace=head)
         self.no_duplicates()
 
     def merge(self) -> None:
@@ -280,11 +284,7 @@ class Demo:
             raise StepFailedError(f"prd has {prd} after the approved deploy")
 
     def status(self) -> None:
-        pr = self.pr
-        comment = self.gh.user_comment(pr.number, "/infra status", "alice")
-        payload = payloads.issue_comment(REPOSITORY, pr.number, comment, on_pr=True)
-        self.expect(self.handle("issue_comment", payload, workspace=self.root, actor="alice"),
-                    "/infra status")  # fmt: skip
+        self.comment(self.pr.number, "/infra status", "alice", on_pr=True, workspace=self.root)
         self.no_duplicates()
 
     def no_duplicates(self) -> None:

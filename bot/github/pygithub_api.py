@@ -223,9 +223,36 @@ class PyGithubAPI:
     def create_branch_with_files(
         self, base: str, branch: str, files: dict[str, str | None], message: str
     ) -> str:
-        ref = self._call("GET", self._repo(f"/git/ref/heads/{quote(base)}"), "reading the base")
+        sha = self._commit_files(base, files, message, "reading the base")
+        self._call(
+            "POST",
+            self._repo("/git/refs"),
+            "creating the branch",
+            body={"ref": f"refs/heads/{branch}", "sha": sha},
+        )
+        return sha
+
+    def update_branch_with_files(
+        self, branch: str, files: dict[str, str | None], message: str
+    ) -> str:
+        """One new commit on existing `branch` (used by bot.llm.revise; added by the LLM part)."""
+        sha = self._commit_files(branch, files, message, "reading the branch")
+        self._call(
+            "PATCH", self._repo(f"/git/refs/heads/{quote(branch)}"), "moving the branch",
+            body={"sha": sha, "force": False},
+        )  # fmt: skip
+        return sha
+
+    def _commit_files(
+        self, parent_branch: str, files: dict[str, str | None], message: str, reading: str
+    ) -> str:
+        """Write a commit on top of `parent_branch`'s head (no ref moved); its sha.
+
+        A file whose text is None is deleted.
+        """
+        ref = self._call("GET", self._repo(f"/git/ref/heads/{quote(parent_branch)}"), reading)
         parent = ref["object"]["sha"]
-        commit = self._call("GET", self._repo(f"/git/commits/{parent}"), "reading the base")
+        commit = self._call("GET", self._repo(f"/git/commits/{parent}"), reading)
         tree = [
             {"path": path, "mode": "100644", "type": "blob", "content": text}
             if text is not None
@@ -244,39 +271,6 @@ class PyGithubAPI:
             "writing the commit",
             body={"message": message, "tree": new_tree["sha"], "parents": [parent]},
         )
-        self._call(
-            "POST",
-            self._repo("/git/refs"),
-            "creating the branch",
-            body={"ref": f"refs/heads/{branch}", "sha": new_commit["sha"]},
-        )
-        return str(new_commit["sha"])
-
-    def update_branch_with_files(
-        self, branch: str, files: dict[str, str | None], message: str
-    ) -> str:
-        """One new commit on existing `branch` (used by bot.llm.revise; added by the LLM part)."""
-        ref = self._call("GET", self._repo(f"/git/ref/heads/{quote(branch)}"), "reading the branch")
-        parent = ref["object"]["sha"]
-        commit = self._call("GET", self._repo(f"/git/commits/{parent}"), "reading the branch")
-        tree = [
-            {"path": path, "mode": "100644", "type": "blob", "content": text}
-            if text is not None
-            else {"path": path, "mode": "100644", "type": "blob", "sha": None}
-            for path, text in sorted(files.items())
-        ]
-        new_tree = self._call(
-            "POST", self._repo("/git/trees"), "writing the tree",
-            body={"base_tree": commit["tree"]["sha"], "tree": tree},
-        )  # fmt: skip
-        new_commit = self._call(
-            "POST", self._repo("/git/commits"), "writing the commit",
-            body={"message": message, "tree": new_tree["sha"], "parents": [parent]},
-        )  # fmt: skip
-        self._call(
-            "PATCH", self._repo(f"/git/refs/heads/{quote(branch)}"), "moving the branch",
-            body={"sha": new_commit["sha"], "force": False},
-        )  # fmt: skip
         return str(new_commit["sha"])
 
     # --- issues -------------------------------------------------------------

@@ -21,6 +21,11 @@ from bot.llm.usage import Usage, cost_usd, estimate_tokens
 from bot.llm.workspace import Rejected, Workspace
 from bot.repo.model import RepoError, Repository
 
+# The defaults of generate() and of the PR flows that call it; a repository's `llm:`
+# settings (max_rounds, context_tokens) override them.
+MAX_ROUNDS = 3
+BUDGET_TOKENS = 24000
+
 # (workspace root, repository-relative paths that changed) -> findings
 Checker = Callable[[Path, list[str]], list[Finding]]
 
@@ -123,8 +128,8 @@ def generate(
     proposer: Proposer,
     checker: Checker,
     *,
-    max_rounds: int = 3,
-    budget_tokens: int = 24000,
+    max_rounds: int = MAX_ROUNDS,
+    budget_tokens: int = BUDGET_TOKENS,
     reviewer_comments: Iterable[str] = (),
     workspace: Workspace | None = None,
     repo: Repository | None = None,

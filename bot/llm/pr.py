@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.github.api import GitHubAPI, OpenedPullRequest
 from bot.llm.bedrock import Proposer
-from bot.llm.loop import Checker, Proposal, generate
+from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.render import pr_body, pr_title, refusal
 from bot.llm.workspace import Workspace
 
@@ -81,8 +81,8 @@ def generate_pull_request(
     proposer: Proposer,
     checker: Checker,
     *,
-    max_rounds: int = 3,
-    budget_tokens: int = 24000,
+    max_rounds: int = MAX_ROUNDS,
+    budget_tokens: int = BUDGET_TOKENS,
     requested_by: str = "",
     estimate_cost: CostEstimator | None = cost_markdown,
     reply: bool = True,

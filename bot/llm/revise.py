@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.github.api import GitHubAPI, PullRequestInfo
 from bot.llm.bedrock import Proposer
-from bot.llm.loop import Checker, Proposal, generate
+from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.pr import BRANCH_PREFIX
 from bot.llm.render import changes_section, checks_section, refusal, usage_line, warning_block
 from bot.llm.workspace import Workspace
@@ -74,8 +74,8 @@ def revise_pull_request(
     proposer: Proposer,
     checker: Checker,
     *,
-    max_rounds: int = 3,
-    budget_tokens: int = 24000,
+    max_rounds: int = MAX_ROUNDS,
+    budget_tokens: int = BUDGET_TOKENS,
     extra_comments: Iterable[str] = (),
 ) -> Revision:
     reason = refusal_reason(pr)

@@ -7,12 +7,12 @@ Pure functions over the dataclasses of bot.cloud; every value that came from AWS
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.cloud.deployer import Result, StackResult
 from bot.cloud.drift import DriftState, StackDrift
-from bot.cloud.helm import ReleaseResult
+from bot.cloud.helm import ReleaseResult, ReleaseState, ReleaseStatus
 from bot.cloud.policy import Check, StatusRow, age
 from bot.cloud.preview import Outcome, PropertyChange, ResourceChange, StackPreview
 from bot.render.comments import fold
@@ -259,7 +259,9 @@ def drift_markdown(env: str, drifts: list[StackDrift]) -> str:
     return "\n".join(lines)
 
 
-def status_markdown(env: str, rows: list[StatusRow], releases: list[str], now: datetime) -> str:
+def status_markdown(
+    env: str, rows: list[StatusRow], releases: list[ReleaseStatus], now: datetime
+) -> str:
     lines = [
         f"### Status of `{env}`",
         "",
@@ -272,13 +274,44 @@ def status_markdown(env: str, rows: list[StatusRow], releases: list[str], now: d
             f"| `{r.stack_name}` | {r.status}{note} | "
             f"{f'`{r.commit[:12]}`' if r.commit else '—'} | {age(r.updated, now)} |"
         )
-    if releases:
-        lines += [
-            "",
-            "Helm releases (state unknown: no cluster connection in this run): "
-            + ", ".join(f"`{r}`" for r in releases),
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _release_status_lines(releases, now)) + "\n"
+
+
+def _release_status_lines(releases: list[ReleaseStatus], now: datetime) -> list[str]:
+    """A table of the releases helm could list; one line per cluster stack it could not."""
+    table = [
+        "| release | chart version | status | revision | last deployed |",
+        "|---|---|---|---|---|",
+    ]
+    unknown: list[str] = []
+    for group in releases:
+        names = ", ".join(f"`{escape_md(r)}`" for r in group.wanted)
+        if group.unknown:
+            unknown.append(
+                f"Helm releases {names} (cluster stack `{group.cluster_stack}`): "
+                f"state unknown, {_clean(group.unknown, 400)}"
+            )
+            continue
+        for name, version in group.wanted.items():
+            table.append(_release_row(name, version, group.states.get(name), now))
+    lines = ["", *table] if len(table) > 2 else []
+    return lines + [line for u in unknown for line in ("", u)]
+
+
+def _release_row(name: str, wanted: str, state: ReleaseState | None, now: datetime) -> str:
+    if state is None:
+        pinned = f"— (repository pins {_clean(wanted)})"
+        return f"| `{escape_md(name)}` | {pinned} | not installed | — | — |"
+    version = _clean(state.chart_version)
+    if state.chart_version != wanted:
+        version += f" (repository pins {_clean(wanted)})"
+    when = "—"
+    if state.updated is not None:
+        when = f"{state.updated.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({age(state.updated, now)} ago)"
+    return (
+        f"| `{escape_md(name)}` | {version} | {_clean(state.status)} | "
+        f"{_clean(state.revision)} | {when} |"
+    )
 
 
 def checks_markdown(title: str, checks: list[Check]) -> str:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.repo.safeyaml import UnsafeYamlError, load_data
 from bot.repo.templates import Template, load_template
@@ -17,6 +25,8 @@ ENVIRONMENTS_DIR = "environments"
 HELM_DIR = "helm-values"
 GUARD_DIR = "guard"
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+# arn:<partition>:iam::<account>:role/<optional path/><name>
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,20 +43,47 @@ class CostThresholds(BaseModel):
 
 
 class Environment(BaseModel):
-    """`environments/<env>.yaml`."""
+    """`environments/<env>.yaml`.
+
+    `role_arn` is the deploy role (executes change sets, holds the deploy lock);
+    `plan_role_arn` the change-set/read role that plan, drift, status, clean-up and
+    promotion pre-checks use (bot.cloud.session.role_for). Both live in the
+    environment's own account.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str
     account_id: str
     region: str = "us-east-1"
     role_arn: str | None = None
+    plan_role_arn: str | None = None
     next: str | None = None
     kubernetes_version: str | None = None
     project: str = "platform"
     cost: CostThresholds = Field(default_factory=CostThresholds)
 
+    @field_validator("role_arn", "plan_role_arn")
+    @classmethod
+    def _role_in_account(cls, arn: str | None, info: ValidationInfo) -> str | None:
+        problem = role_arn_problem(arn, str(info.data.get("account_id", "")))
+        if problem:
+            raise ValueError(problem)
+        return arn
+
     def stack_name(self, stack: str) -> str:
         return f"{self.project}-{self.name}-{stack}"
+
+
+def role_arn_problem(arn: str | None, account_id: str) -> str | None:
+    """Why `arn` is not an IAM role of `account_id` (None when it is, or is unset). Pure."""
+    if arn is None:
+        return None
+    match = ROLE_ARN.fullmatch(arn)
+    if match is None:
+        return f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+    if match.group(1) != account_id:
+        return f"{arn!r} is in account {match.group(1)}, not the environment's {account_id}"
+    return None
 
 
 class DeploymentFile(BaseModel):

@@ -2,20 +2,30 @@
 
 The read-mostly cloud commands: each runs bot.cloud.runs per environment and answers
 with bot.render.changeset markdown. Deploys (apply, push, promote, rollback) are in
-bot.github.handlers.deploy.
+bot.github.handlers.deploy. All but unlock (the deploy lock) open the environments
+with their plan role (bot.cloud.session.Purpose.PLAN).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
+from bot.cloud.session import Purpose
 from bot.github.actions import log
 from bot.github.commands import CommandRequest, CommandResult
 from bot.github.grammar import Where
 from bot.github.handlers.envruns import Failed, attempt, environments, open_run, repo_at
+
+if TYPE_CHECKING:
+    from bot.cloud.runs import EnvRun
+    from bot.repo.model import Repository
+
+T = TypeVar("T")
 
 PLAN_KIND = "plan"
 DRIFT_KIND = "drift"
@@ -38,7 +48,8 @@ def run_plan(request: CommandRequest) -> CommandResult:
     ok, sections = True, []
     for env in environments(request, repo):
         previews = attempt(
-            env, lambda e: plan_env(open_run(request, repo, e), sha, changed_since=since)
+            env,
+            lambda e: plan_env(open_run(request, repo, e, Purpose.PLAN), sha, changed_since=since),
         )
         if isinstance(previews, Failed):
             ok = False
@@ -75,22 +86,36 @@ class DriftResult(CommandResult):
     verdict: DriftVerdict = DriftVerdict.FAILED
 
 
+def read_each_env(
+    request: CommandRequest,
+    repo: Repository,
+    work: Callable[[EnvRun], T],
+    render: Callable[[str, T], str],
+) -> tuple[bool, list[str], list[T]]:
+    """`work` in each environment the command names, as the plan (read) role, and a
+    section per environment: `render`'s, or the failure's. Returns whether every
+    environment ran, the sections and the results."""
+    all_ran, sections, results = True, [], []
+    for env in environments(request, repo):
+        got = attempt(env, lambda e: work(open_run(request, repo, e, Purpose.PLAN)))
+        if isinstance(got, Failed):
+            all_ran = False
+            sections.append(got.markdown())
+            continue
+        results.append(got)
+        sections.append(render(env, got))
+    return all_ran, sections, results
+
+
 def run_drift(request: CommandRequest) -> DriftResult:
     from bot.cloud.drift import DriftState
     from bot.cloud.runs import drift_env
     from bot.render.changeset import drift_markdown
 
     repo = repo_at(request.workspace, None)
-    failed, sections = False, []
-    states: set[DriftState] = set()
-    for env in environments(request, repo):
-        drifts = attempt(env, lambda e: drift_env(open_run(request, repo, e)))
-        if isinstance(drifts, Failed):
-            failed = True
-            sections.append(drifts.markdown())
-            continue
-        states |= {d.state for d in drifts}
-        sections.append(drift_markdown(env, drifts))
+    all_ran, sections, results = read_each_env(request, repo, drift_env, drift_markdown)
+    failed = not all_ran
+    states = {d.state for drifts in results for d in drifts}
     drifted = DriftState.DRIFTED in states
     verdict = (
         DriftVerdict.FAILED if failed
@@ -103,21 +128,23 @@ def run_drift(request: CommandRequest) -> DriftResult:
 
 
 def run_status(request: CommandRequest) -> CommandResult:
-    """Stacks, states, deployed commit and age per environment (builtin.run_status adds
-    the checks and posts it)."""
-    from bot.cloud.runs import status_env
+    """Stacks, states, deployed commit and age per environment, and the Helm releases as
+    helm lists them in the cluster (builtin.run_status adds the checks and posts it)."""
+    from bot.cloud.runs import EnvStatus, status_env
+    from bot.github.handlers.deploy import helm_access
     from bot.render.changeset import status_markdown
 
     repo = repo_at(request.workspace, None)
     now = datetime.now(UTC)
-    ok, sections = True, []
-    for env in environments(request, repo):
-        rows = attempt(env, lambda e: status_env(open_run(request, repo, e)))
-        if isinstance(rows, Failed):
-            ok = False
-            sections.append(rows.markdown())
-            continue
-        sections.append(status_markdown(env, rows, sorted(repo.releases), now))
+
+    def status_of(run: EnvRun) -> EnvStatus:
+        with helm_access(run, repo) as access:
+            return status_env(run, access=access)
+
+    ok, sections, _ = read_each_env(
+        request, repo, status_of,
+        lambda env, got: status_markdown(env, got.stacks, got.releases, now),
+    )  # fmt: skip
     return CommandResult(ok, "\n".join(sections))
 
 
@@ -130,7 +157,7 @@ def run_unlock(request: CommandRequest) -> CommandResult:
     repo = repo_at(request.workspace, None)
 
     def unlock(_: str) -> str:
-        run = open_run(request, repo, env)
+        run = open_run(request, repo, env, Purpose.DEPLOY)
         if run.locks is None:
             return "no lock store for this environment; nothing to release"
         name = lock.lock_name(run.env.project, env)
@@ -156,7 +183,7 @@ def on_pull_request_closed(request: CommandRequest) -> CommandResult:
     repo = repo_at(request.workspace, None)
 
     def clean(env: str) -> list[str]:
-        run = open_run(request, repo, env)
+        run = open_run(request, repo, env, Purpose.PLAN)
         return [
             name
             for stack in repo.deployments(env)

@@ -9,23 +9,24 @@ reviewed at the PR head can never be executed for the merge commit. What was rev
 is the template at the head; the preview of what runs goes to the job summary. The
 environments after the first are promoted instead: their source must be complete at
 one commit (bot.cloud.runs.promote's pre-checks), and that commit is what they get.
+The source is read with its plan role, the target changed with its deploy role.
 
-After the stacks, the environment's Helm releases deploy with the toolchain's helm
-against the cluster of their cluster stack (a kubeconfig in a temporary folder,
-removed when the deploy ends); see bot.cloud.runs.deploy_helm for what is skipped.
+After the stacks (apply, push, promote), the environment's Helm releases deploy with
+the toolchain's helm against the cluster of their cluster stack (a kubeconfig in a
+temporary folder, removed when the deploy ends); see bot.cloud.runs.deploy_helm for
+what is skipped.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cloud.deployer import Result, StackResult
+from bot.cloud.runs import HelmAccess
+from bot.cloud.session import Purpose
 from bot.github.actions import log
 from bot.github.api import GitHubAPI, GitHubError
 from bot.github.commands import CommandRequest, CommandResult
@@ -33,7 +34,7 @@ from bot.github.handlers.envruns import Failed, attempt, open_run, repo_at
 
 if TYPE_CHECKING:
     from bot.cloud.helm import HelmRunner
-    from bot.cloud.runs import ClusterConnect, EnvRun
+    from bot.cloud.runs import EnvRun
     from bot.repo.model import Repository
 
 # What a stack's result becomes on GitHub; results missing here record nothing
@@ -83,25 +84,17 @@ def helm_runner() -> HelmRunner:
     return toolchain_helm()
 
 
-@dataclass(frozen=True)
-class HelmAccess:
-    """deploy_env / promote's helm= and connect=; both None: no releases to deploy."""
-
-    helm: HelmRunner | None = None
-    connect: ClusterConnect | None = None
-
-
 @contextmanager
 def helm_access(run: EnvRun, repo: Repository) -> Iterator[HelmAccess]:
+    """helm and the clusters of `run` for deploy_env / promote / status_env; no helm
+    (HelmAccess()) when `repo` has no releases."""
     if not repo.releases:
         yield HelmAccess()
         return
-    from bot.cloud.eks import ClusterConnector
-    from bot.cloud.session import target_for
+    from bot.cloud.runs import cluster_access
 
-    with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as folder:
-        target = target_for(run.env)
-        yield HelmAccess(helm_runner(), ClusterConnector(run.cfn, run.env, target, Path(folder)))
+    with cluster_access(run, helm_runner()) as access:
+        yield access
 
 
 def run_apply(request: CommandRequest) -> CommandResult:
@@ -122,8 +115,10 @@ def run_apply(request: CommandRequest) -> CommandResult:
         since = base_ref_for(request)
         stacks = ordered_stacks(repo, e, changed_since=since) if since else None
         run = open_run(request, repo, e)
-        outcome = deploy_env(run, sha, stacks, on_result=recorder,
-                             bound_env=request.settings.bound_environment)  # fmt: skip
+        with helm_access(run, repo) as access:
+            outcome = deploy_env(run, sha, stacks, on_result=recorder,
+                                 bound_env=request.settings.bound_environment,
+                                 helm=access.helm, connect=access.connect)  # fmt: skip
         text = deploy_markdown(e, sha, outcome.results, outcome.releases)
         return CommandResult(outcome.ok, text + recorder.note())
 
@@ -150,7 +145,7 @@ def run_deploy(request: CommandRequest) -> CommandResult:
         with helm_access(target, repo) as access:
             if source is not None:
                 promoted = promote(
-                    open_run(request, repo, source), target, checks_passed=True,
+                    open_run(request, repo, source, Purpose.PLAN), target, checks_passed=True,
                     on_result=recorder, bound_env=bound,
                     on_preview=lambda p: previews.append(stack_preview_md(p)),
                     helm=access.helm, connect=access.connect,
@@ -196,7 +191,7 @@ def run_promote(request: CommandRequest) -> CommandResult:
         target = open_run(request, repo, e)
         with helm_access(target, repo) as access:
             outcome = runs.promote(
-                open_run(request, repo, source), target, on_result=recorder,
+                open_run(request, repo, source, Purpose.PLAN), target, on_result=recorder,
                 bound_env=request.settings.bound_environment,
                 helm=access.helm, connect=access.connect,
             )  # fmt: skip

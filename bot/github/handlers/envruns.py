@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from bot.cloud.session import Purpose
 from bot.github.actions import log
 from bot.render.text import escape_md, quote_untrusted
 
@@ -30,9 +31,10 @@ ACCESS_CODES = frozenset({
     "InvalidIdentityToken", "AuthFailure",
 })  # fmt: skip
 CONFIGURE = (
-    "the job needs AWS credentials for the environment's role (`role_arn` in "
-    "environments/{env}.yaml): give the workflow `permissions: id-token: write` so the bot "
-    "can assume it through OIDC, and let the role's trust policy accept this repository"
+    "the job needs AWS credentials for the environment's role (`plan_role_arn` to plan and "
+    "read, `role_arn` to change it, in environments/{env}.yaml): give the workflow "
+    "`permissions: id-token: write` so the bot can assume it through OIDC, and let the "
+    "role's trust policy accept this job"
 )
 
 
@@ -103,11 +105,14 @@ def repo_at(workspace: Path, sha: str | None) -> Repository:
     return Repository(checkout_at(root, sha))
 
 
-def open_run(request: CommandRequest, repo: Repository, env: str) -> EnvRun:
-    """An EnvRun in `env`'s account (AWS_ENDPOINT_URL, when set, is the endpoint)."""
+def open_run(
+    request: CommandRequest, repo: Repository, env: str, purpose: Purpose = Purpose.DEPLOY
+) -> EnvRun:
+    """An EnvRun in `env`'s account as the role for `purpose` (PLAN: preview and read;
+    DEPLOY: change it). AWS_ENDPOINT_URL, when set, is the endpoint."""
     from bot.cloud.runs import open_env
 
-    return open_env(repo, env, owner=owner(request.settings))
+    return open_env(repo, env, owner=owner(request.settings), purpose=purpose)
 
 
 def environments(request: CommandRequest, repo: Repository) -> list[str]:
