@@ -295,8 +295,7 @@ def deploy(
     *,
     place: Place,
 ) -> None:
-    """Execute the reviewed change sets of this commit, in dependency order, then the Helm
-    releases against the cluster of their cluster stack.
+    """Execute the reviewed change sets of this commit, then the Helm releases.
 
     A release is "skipped: <why>" when its cluster cannot be used. Exit code 1 when
     the cluster stack was part of this deploy but its cluster cannot be reached (no
