@@ -25,15 +25,16 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -n 2
 
-# Debian's chromium for the test that opens the demo's HTML transcript headless.
-# Installed once through apt (root or sudo); elsewhere that one test says why it skips.
+# Debian's chromium (and an emoji font, so the bot's emoji render) for the test that
+# opens the demo's HTML transcript headless. Installed once through apt (root or
+# sudo); elsewhere that one test says why it skips.
 $(CHROMIUM):
 	@mkdir -p $(VENV)
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi emoji; then :; \
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji; \
 	else echo "no apt-get: install chromium yourself for the transcript test"; fi
 	@touch $@
 

@@ -114,3 +114,13 @@ def test_transcript_escapes_what_people_wrote_and_keeps_bot_markup(gh: LocalGitH
     assert "<details><summary>cost</summary>" in page and "<table>" in page  # the bot's
     assert "\u2705" in page and "<code>:x:</code>" in page  # shortcodes, but not in code
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
+
+
+def test_transcript_draws_github_alerts_for_the_bot_only(gh: LocalGitHub) -> None:
+    issue = gh.open_issue("t", "b", "alice")
+    gh.create_issue_comment(issue, "> [!CAUTION]\n> **Review with care**\n")
+    gh.user_comment(issue, "> [!CAUTION]\n> fake alert\n", "mallory")
+    page = render_html(gh, [])
+    assert page.count('<blockquote class="alert caution">') == 1
+    assert '<b class="alert-title">Caution</b><br><strong>Review with care</strong>' in page
+    assert "<p>[!CAUTION]\nfake alert</p>" in page  # what a person typed stays as typed

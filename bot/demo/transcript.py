@@ -52,6 +52,11 @@ th{background:#f6f8fa}pre{background:#f6f8fa;padding:8px;overflow:auto;border-ra
 code{font-family:ui-monospace,monospace;font-size:90%}
 details{margin:6px 0}summary{cursor:pointer}
 .deploy{font-size:13px;color:#59636e;margin:4px 0}
+blockquote{margin:8px 0;padding:0 12px;color:#59636e;border-left:4px solid #d0d7de}
+.alert{color:#1f2328}.alert-title{display:inline-block;margin-bottom:4px}
+.alert.caution{border-color:#cf222e}.alert.caution .alert-title{color:#cf222e}
+.alert.warning{border-color:#9a6700}.alert.warning .alert-title{color:#9a6700}
+.alert.note{border-color:#0969da}.alert.note .alert-title{color:#0969da}
 """
 
 
@@ -77,11 +82,28 @@ def emoji(text: str) -> str:
     return _SHORTCODE.sub(lambda m: EMOJI.get(m[1], m[0]), text)
 
 
+# GitHub's alert blockquotes ("> [!CAUTION]") as GitHub draws them: a coloured edge
+# and a title instead of the literal marker.
+_ALERT = re.compile(r"<blockquote>\s*<p>\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*")
+
+
 def _render(body: str, *, from_bot: bool) -> str:
     # Shortcodes become characters after rendering: inside code they stay as typed.
     rendered = str((_BOT_MD if from_bot else _USER_MD).render(body))
-    return re.sub(r"(<code>.*?</code>)|:([a-z_+1]+):",
-                  lambda m: m[1] or EMOJI.get(m[2], m[0]), rendered, flags=re.S)  # fmt: skip
+    rendered = re.sub(r"(<code>.*?</code>)|:([a-z_+1]+):",
+                      lambda m: m[1] or EMOJI.get(m[2], m[0]), rendered, flags=re.S)  # fmt: skip
+    if not from_bot:
+        return rendered
+    return _ALERT.sub(
+        lambda m: f'<blockquote class="alert {m[1].lower()}"><p>'
+        f'<b class="alert-title">{m[1].title()}</b><br>',
+        rendered,
+    )
+
+
+def _inline_code(text: str) -> str:
+    """Escaped text with `backticks` as code, as the step titles write commands."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
 def _who(name: str, is_bot: bool, what: str) -> str:
@@ -146,7 +168,7 @@ def _thread(gh: LocalGitHub, thread: Thread) -> str:
 def render_html(gh: LocalGitHub, steps: list[Step], title: str = "infra-bot demo") -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     progress = "".join(
-        f'<li>{"&#10003;" if s.ok else "&#10007;"} {html.escape(s.title)} '
+        f'<li>{"&#10003;" if s.ok else "&#10007;"} {_inline_code(s.title)} '
         f"({s.seconds:.1f} s)</li>"
         for s in steps
     )
