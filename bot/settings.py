@@ -48,6 +48,15 @@ class Settings(BaseModel):
     # Pacing of API calls; GitHub asks integrators to space writes ~1 s apart.
     write_pause: float = 1.0
     retry_backoff: float = 1.0
+    # A GitHub App to act as instead of GITHUB_TOKEN (whose PRs trigger no
+    # workflows and which cannot read team membership). Both id and key, or neither.
+    app_id: str | None = None
+    app_private_key: SecretStr | None = Field(default=None, repr=False)
+    app_installation_id: int | None = None
+
+    @property
+    def uses_app(self) -> bool:
+        return self.app_id is not None and self.app_private_key is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +85,7 @@ class Settings(BaseModel):
             bound_environment=env.get("INFRA_BOT_ENVIRONMENT") or None,
             write_pause=_number(env, "INFRA_BOT_WRITE_PAUSE", 1.0),
             retry_backoff=_number(env, "INFRA_BOT_RETRY_BACKOFF", 1.0),
+            **_app(env),
         )
 
     @property
@@ -115,3 +125,39 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= value <= 60:
         raise SettingsError(f"{name} must be between 0 and 60 seconds")
     return value
+
+
+def _app(env: Mapping[str, str]) -> dict[str, Any]:
+    """The GitHub App settings; empty means not set (a workflow passes
+    `${{ vars.X }}` as "" when the repository has not configured it)."""
+    app_id = env.get("INFRA_BOT_APP_ID", "").strip()
+    key = env.get("INFRA_BOT_APP_PRIVATE_KEY", "").strip()
+    installation = env.get("INFRA_BOT_APP_INSTALLATION_ID", "").strip()
+    if bool(app_id) != bool(key):
+        given, missing = (
+            ("INFRA_BOT_APP_ID", "INFRA_BOT_APP_PRIVATE_KEY")
+            if app_id
+            else ("INFRA_BOT_APP_PRIVATE_KEY", "INFRA_BOT_APP_ID")
+        )
+        raise SettingsError(
+            f"{given} is set but {missing} is not; set both (vars.INFRA_BOT_APP_ID and "
+            "secrets.INFRA_BOT_APP_PRIVATE_KEY) to act as the GitHub App, or neither "
+            "to use GITHUB_TOKEN"
+        )
+    if not app_id:
+        if installation:
+            raise SettingsError(
+                "INFRA_BOT_APP_INSTALLATION_ID is set without INFRA_BOT_APP_ID and "
+                "INFRA_BOT_APP_PRIVATE_KEY"
+            )
+        return {}
+    if not app_id.isdigit():
+        raise SettingsError(f"INFRA_BOT_APP_ID must be the App's numeric id, not {app_id!r}")
+    if installation and not installation.isdigit():
+        raise SettingsError(f"INFRA_BOT_APP_INSTALLATION_ID must be a number, not {installation!r}")
+    return {
+        "app_id": app_id,
+        # Secrets pasted into the UI often keep escaped newlines; PEM needs real ones.
+        "app_private_key": SecretStr(key.replace("\\n", "\n")),
+        "app_installation_id": int(installation) if installation else None,
+    }

@@ -18,7 +18,9 @@ Covered: repository, contents, collaborator permission, teams, issues and
 issue comments, reactions, pull requests and their files, reviews and review
 comments, commit statuses, check runs, git refs/commits/trees/blobs (enough to
 open a PR from a new branch, or add a commit to one: a fast-forward ref update
-moves the open PRs on that branch), deployments and deployment statuses, environments.
+moves the open PRs on that branch), deployments and deployment statuses, environments; a GitHub App
+(`add_app`): its repository installation and installation tokens, which need
+a JWT the app's key signed.
 Error injection: `fail_next(method, path_regex, status, ...)`.
 """
 
@@ -53,6 +55,7 @@ class Recorded:
     query: dict[str, str]
     body: Any
     status: int
+    authorization: str = ""  # the request's Authorization header
 
 
 @dataclass
@@ -138,6 +141,10 @@ class FakeGitHub:
         self.deployment_statuses: dict[int, list[JSON]] = {}
         self.environments: dict[str, JSON] = {}
         self.requests: list[Recorded] = []
+        self.app_id: str | None = None
+        self.app_public_key: str | None = None
+        self.installations: dict[str, int] = {}  # repository -> installation id
+        self.installation_tokens: list[str] = []
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1001)
         self._numbers = itertools.count(1)
@@ -221,6 +228,14 @@ class FakeGitHub:
 
     def add_team(self, org: str, slug: str, members: list[str]) -> None:
         self.teams[(org, slug)] = set(members)
+
+    def add_app(self, app_id: int, public_key_pem: str, *, installed: bool = True) -> int:
+        """A GitHub App (JWTs are checked with `public_key_pem`); its installation id."""
+        self.app_id, self.app_public_key = str(app_id), public_key_pem
+        installation = next(self._ids)
+        if installed:
+            self.installations[self.repo.full_name] = installation
+        return installation
 
     def _user(self, login: str) -> JSON:
         return self.users.get(login) or self.add_user(login)
@@ -503,7 +518,8 @@ class FakeGitHub:
             body = raw
         method = request.method or "GET"
         status, payload, headers = self._answer(method, path, query, body, request)
-        self.requests.append(Recorded(method, path, query, body, status))
+        auth = request.headers.get("Authorization") or ""
+        self.requests.append(Recorded(method, path, query, body, status, auth))
         headers = {"Content-Type": "application/json", **headers}
         return status, headers, json.dumps(payload)
 
@@ -517,6 +533,9 @@ class FakeGitHub:
                 return failure.status, failure.body, failure.headers
         if not (request.headers.get("Authorization") or "").startswith(("token ", "Bearer ")):
             return 401, {"message": "Requires authentication"}, {}
+        app = self._app_answer(method, path, request.headers.get("Authorization") or "")
+        if app is not None:
+            return app[0], app[1], {}
         for verb, pattern, handler in self._routes():
             match = re.fullmatch(pattern, path)
             if verb == method and match:
@@ -583,6 +602,40 @@ class FakeGitHub:
         yield "GET", r + r"/environments", self._list_environments
         yield "GET", r + r"/environments/(?P<env>[^/]+)", self._get_environment
         yield "PUT", r + r"/environments/(?P<env>[^/]+)", self._put_environment
+
+    # --- GitHub App -------------------------------------------------------------
+    def _app_answer(self, method: str, path: str, authorization: str) -> tuple[int, Any] | None:
+        """The two App endpoints; both take only `Bearer <JWT>` signed by the App."""
+        repo = re.fullmatch(r"/repos/([^/]+/[^/]+)/installation", path)
+        tokens = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+        if not ((method == "GET" and repo) or (method == "POST" and tokens)):
+            return None
+        import jwt
+
+        bad = 401, {"message": "A JSON web token could not be decoded"}
+        if not authorization.startswith("Bearer ") or self.app_public_key is None:
+            return bad
+        try:
+            claims = jwt.decode(
+                authorization.removeprefix("Bearer "), self.app_public_key, algorithms=["RS256"]
+            )
+        except jwt.PyJWTError:
+            return bad
+        if str(claims.get("iss")) != self.app_id:
+            return 401, {"message": "Integration not found"}
+        if repo:
+            installation = self.installations.get(repo[1])
+            if installation is None:
+                return 404, {"message": "Not Found"}
+            return 200, {"id": installation, "app_id": int(self.app_id),
+                         "target_type": "Organization", "repository_selection": "selected"}  # fmt: skip
+        if tokens is None or int(tokens[1]) not in self.installations.values():
+            return 404, {"message": "Not Found"}
+        token = f"ghs_installation{next(self._ids)}"
+        self.installation_tokens.append(token)
+        expires = datetime.now(UTC) + timedelta(hours=1)  # PyGithub compares with the clock
+        return 201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "permissions": {"contents": "write", "pull_requests": "write"}}  # fmt: skip
 
     # --- handlers -------------------------------------------------------------
     def _repo_of(self, owner: str, name: str) -> Repo | None:

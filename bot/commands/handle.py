@@ -65,7 +65,7 @@ def run_handle(
     """Parse the event and route it; `api` defaults to PyGithub against $GITHUB_API_URL."""
     from bot.github.context import Context
     from bot.github.events import parse_event
-    from bot.github.pygithub_api import PyGithubAPI, make_retry
+    from bot.github.pygithub_api import PyGithubAPI, app_installation_auth, make_retry
     from bot.github.router import route
     from bot.settings import SettingsError
 
@@ -73,11 +73,25 @@ def run_handle(
     if api is None:
         if not settings.repository:
             raise SettingsError("GITHUB_REPOSITORY is not set; run inside GitHub Actions")
+        retry = make_retry(backoff=settings.retry_backoff)
+        auth = None
+        if settings.app_id is not None and settings.app_private_key is not None:
+            # Act as the GitHub App: its PRs and pushes trigger workflows, and it
+            # can read org team membership (GITHUB_TOKEN can do neither).
+            auth = app_installation_auth(
+                settings.repository,
+                settings.app_id,
+                settings.app_private_key.get_secret_value(),
+                installation_id=settings.app_installation_id,
+                base_url=settings.api_url,
+                retry=retry,
+            )
         api = PyGithubAPI(
             settings.repository,
             settings.token.get_secret_value(),
+            auth=auth,
             base_url=settings.api_url,
-            retry=make_retry(backoff=settings.retry_backoff),
+            retry=retry,
             write_pause=settings.write_pause,
         )
     ctx = Context(

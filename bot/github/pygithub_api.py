@@ -65,22 +65,96 @@ def make_retry(total: int = 4, backoff: float = 1.0, secondary_wait: float = 60.
     )
 
 
+def app_installation_auth(
+    repository: str,
+    app_id: str,
+    private_key: str,
+    *,
+    installation_id: int | None = None,
+    base_url: str = "https://api.github.com",
+    retry: Any = None,
+) -> Any:
+    """A PyGithub `AppInstallationAuth` for `repository`, its first token fetched.
+
+    Fetching it here (not on the first API call) turns a wrong key, id or a
+    missing installation into one clear error. PyGithub renews the token itself
+    before it expires (installation tokens last an hour).
+    """
+    import requests
+    from github import Auth, GithubException, GithubIntegration
+
+    key_hint = (
+        "set secrets.INFRA_BOT_APP_PRIVATE_KEY to the whole private key (.pem) "
+        "generated on the App's settings page"
+    )
+    try:
+        app_auth = Auth.AppAuth(app_id, private_key)
+        app_auth.create_jwt()  # signs locally: a malformed key fails here
+    except Exception as exc:  # PyJWT and cryptography raise many types
+        # Only the type: a message could quote part of the key.
+        raise GitHubError(
+            f"the GitHub App private key cannot sign a JWT ({type(exc).__name__})",
+            hint=key_hint,
+        ) from None
+    integration = GithubIntegration(
+        auth=app_auth,
+        base_url=base_url.rstrip("/"),
+        retry=retry if retry is not None else make_retry(),
+    )
+    owner, _, name = repository.partition("/")
+    step = "App installation lookup"
+    try:
+        if installation_id is None:
+            installation_id = integration.get_repo_installation(owner, name).id
+        step = "App installation token"
+        auth = app_auth.get_installation_auth(installation_id, requester=integration.requester)
+        auth.token  # noqa: B018 - fetch (and cache) the first token now
+    except GithubException as exc:
+        if exc.status == 404:
+            raise GitHubError(
+                f"GitHub {step} failed: the GitHub App {app_id} is not installed on "
+                f"{repository} (or INFRA_BOT_APP_INSTALLATION_ID is wrong)",
+                status=404,
+                hint="install the App on this repository, or unset "
+                "vars.INFRA_BOT_APP_ID to use GITHUB_TOKEN",
+            ) from None
+        if exc.status == 401:
+            raise GitHubError(
+                f"GitHub {step} failed: 401, GitHub rejected the App's JWT",
+                status=401,
+                hint="vars.INFRA_BOT_APP_ID must be the id of the App whose private key "
+                "is in secrets.INFRA_BOT_APP_PRIVATE_KEY, and the runner's clock must be right",
+            ) from None
+        raise _error(exc, step) from None
+    except requests.RequestException as exc:
+        raise GitHubError(
+            f"GitHub {step} failed: {exc.__class__.__name__}",
+            hint="GitHub kept failing after retries; re-run the job later",
+        ) from None
+    return auth
+
+
 class PyGithubAPI:
     def __init__(
         self,
         repository: str,
-        token: str,
+        token: str = "",
         *,
+        auth: Any = None,
         base_url: str = "https://api.github.com",
         retry: Any = None,
         write_pause: float = 1.0,
     ) -> None:
+        """`token` is GITHUB_TOKEN; `auth` (a PyGithub Auth, e.g. from
+        `app_installation_auth`) replaces it when given."""
         from github import Auth, Github
 
         self._repository = repository
+        if auth is None and token:
+            auth = Auth.Token(token)
         # Github() builds a session; it does not touch the network.
         self._gh = Github(
-            auth=Auth.Token(token) if token else None,
+            auth=auth,
             base_url=base_url.rstrip("/"),
             retry=retry if retry is not None else make_retry(),
             per_page=PER_PAGE,
