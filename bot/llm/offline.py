@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.llm.bedrock import Answer
+from bot.llm.context import ENV_WORDS
 from bot.llm.schema import ChangeProposal, FileEdit, YamlOp
 from bot.llm.usage import Usage
 from bot.repo.model import RepoError, Repository
@@ -135,16 +136,6 @@ _STOP = {
     "some",
     "all",
 }
-_ENVS = {
-    "dev": "dev",
-    "development": "dev",
-    "tst": "tst",
-    "test": "tst",
-    "staging": "tst",
-    "prd": "prd",
-    "prod": "prd",
-    "production": "prd",
-}
 
 
 def slugify(words: str, limit: int = 24) -> str:
@@ -161,7 +152,7 @@ def purpose_of(text: str) -> str:
 
 def envs_in(text: str, known: list[str]) -> list[str]:
     words = set(re.findall(r"[a-z]+", text.lower()))
-    return sorted({_ENVS[w] for w in words if w in _ENVS} & set(known))
+    return sorted({ENV_WORDS[w] for w in words if w in ENV_WORDS} & set(known))
 
 
 def _render(blueprint: str, **values: Any) -> str:
