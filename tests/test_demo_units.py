@@ -40,7 +40,7 @@ class ThreeSteps(Demo):
 def test_a_failing_step_stops_the_run_and_is_reported(tmp_path: Path) -> None:
     shown: list[tuple[str, bool, int, int]] = []
     demo = ThreeSteps(tmp_path / "repo", lambda s, i, n, _news: shown.append((s.title, s.ok, i, n)),
-                      lambda: None, offline=True)  # fmt: skip
+                      lambda: None)  # fmt: skip
     result = demo.run()
     assert demo.ran == ["one", "two"]  # "three" never ran
     assert shown == [("one", True, 1, 3), ("two", False, 2, 3)]

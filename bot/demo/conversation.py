@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.demo.localgithub import LocalGitHub
+from bot.demo.localgithub import LocalGitHub, deployment_lines
 from bot.render.comments import parse_marker
 
 
@@ -63,17 +63,15 @@ class Watcher:
         return out
 
     def _deployment_news(self) -> list[Said]:
-        """Deployments grouped by environment, commit and state: one line each."""
-        groups: dict[tuple[str, str, str], int] = {}
+        """Deployments new or changed since the last look, one line per environment,
+        commit and state."""
+        fresh = []
         for index, d in enumerate(self.gh.deployments):
-            if self._deployments.get(index) == d.state:
-                continue
-            self._deployments[index] = d.state
-            key = (d.environment, d.sha[:7], d.state + (f" by {d.approved_by}" if d.approved_by
-                                                          else ""))  # fmt: skip
-            groups[key] = groups.get(key, 0) + 1
+            if self._deployments.get(index) != d.state:
+                self._deployments[index] = d.state
+                fresh.append(d)
         out = []
-        for (env, sha, state), n in groups.items():
+        for env, sha, state, n in deployment_lines(fresh):
             count = f" ({n} stacks)" if n > 1 else ""
             out.append(Said(f"GitHub deployment to {env}", f"{sha}: {state}{count}"))
         return out

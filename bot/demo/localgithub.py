@@ -57,6 +57,17 @@ class Deployment:
     id: int = 0
 
 
+def deployment_lines(deployments: list[Deployment]) -> list[tuple[str, str, str, int]]:
+    """(environment, short sha, state, how many): one line per environment, commit and
+    state, however many stacks the deploy recorded. Pure."""
+    groups: dict[tuple[str, str, str], int] = {}
+    for d in deployments:
+        state = d.state + (f" by {d.approved_by}" if d.approved_by else "")
+        key = (d.environment, d.sha[:7], state)
+        groups[key] = groups.get(key, 0) + 1
+    return [(env, sha, state, n) for (env, sha, state), n in groups.items()]
+
+
 class LocalGitHub:
     def __init__(
         self,

@@ -131,29 +131,22 @@ def has_credentials(environ: dict[str, str] | os._Environ[str]) -> bool:
     return boto3.Session().get_credentials() is not None
 
 
-class _Quiet:
+@contextmanager
+def quiet_moto() -> Iterator[None]:
     """moto's request log, its tracebacks for actions it lacks (drift detection) and
     its warnings about resource types it skips would bury the demo's own output."""
-
-    NAMES = ("werkzeug", "moto")
-
-    def __init__(self) -> None:
-        self.levels = {n: logging.getLogger(n).level for n in self.NAMES}
-        for name in self.NAMES:
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        self.warnings = warnings.catch_warnings()
-        self.warnings.__enter__()
-        warnings.filterwarnings("ignore", module=r"moto\.")
-        warnings.filterwarnings("ignore", message=r"Tried to parse AWS::")
-
-    def close(self) -> None:
-        self.warnings.__exit__(None, None, None)
-        for name, level in self.levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def _quiet_moto() -> _Quiet:
-    return _Quiet()
+    loggers = [logging.getLogger(name) for name in ("werkzeug", "moto")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"moto\.")
+            warnings.filterwarnings("ignore", message=r"Tried to parse AWS::")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -172,22 +165,21 @@ def moto_cloud() -> Iterator[MotoCloud]:
             "the demo needs moto: pip install 'infra-bot[demo]' (make demo does this)"
         ) from None
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no 1 s IMDS probe
-    quiet = _quiet_moto()
     real = has_credentials(os.environ)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    changes = {**endpoint_variables(endpoint), "AWS_DEFAULT_REGION": "us-east-1"}
-    if not real:
-        changes.update(DUMMY_CREDENTIALS)
-    with environ(changes):
-        patch_change_sets()
+    with quiet_moto():
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        changes = {**endpoint_variables(endpoint), "AWS_DEFAULT_REGION": "us-east-1"}
+        if not real:
+            changes.update(DUMMY_CREDENTIALS)
         try:
-            yield MotoCloud(endpoint, real)
+            with environ(changes):
+                patch_change_sets()
+                yield MotoCloud(endpoint, real)
         finally:
             server.stop()
-            quiet.close()
 
 
 @contextmanager

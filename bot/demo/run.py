@@ -36,7 +36,7 @@ PEOPLE = {
     "bob": Permission.WRITE,  # reviews
     "carol": Permission.MAINTAIN,  # merges, and is the prd environment's required reviewer
 }
-ADMIN_TEAM = ("acme/platform-admins", frozenset({"carol"}))
+TEAMS = {"acme/platform-admins": frozenset({"carol"})}  # prd is limited to this team
 
 
 STEP_SECONDS = 180  # a stuck wait fails the demo instead of polling for an hour
@@ -116,14 +116,13 @@ Pause = Callable[[], None]
 
 
 class Demo:
-    def __init__(self, root: Path, show: Show, pause: Pause, offline: bool) -> None:
+    def __init__(self, root: Path, show: Show, pause: Pause) -> None:
         self.root = root  # the default branch's checkout: the trusted workspace
         self.head = root.parent / "pr-head"  # a worktree for PR heads, read as data
         self.git = LocalGit(root)
-        teams = {ADMIN_TEAM[0]: ADMIN_TEAM[1]}
-        self.gh = LocalGitHub(self.git, REPOSITORY, dict(PEOPLE), teams=teams)
+        self.gh = LocalGitHub(self.git, REPOSITORY, dict(PEOPLE), teams=dict(TEAMS))
         self.watch = Watcher(self.gh)
-        self.show, self.pause, self.offline = show, pause, offline
+        self.show, self.pause = show, pause
         self.summary = root.parent / "job-summary.md"
         self.result = DemoResult([], self.gh)
 
@@ -381,7 +380,7 @@ def run_demo(
         generator = "offline blueprints" if use_offline else "Bedrock (your AWS credentials)"
         on_start(f"moto at {cloud.endpoint}; generator: {generator}; work dir {work}",
                  ADAPTATIONS)  # fmt: skip
-        demo = Demo(root, show, pause, use_offline)
+        demo = Demo(root, show, pause)
         result = demo.run()
         result.html = render_html(demo.gh, result.steps)
         return result

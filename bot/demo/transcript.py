@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from markdown_it import MarkdownIt
 
-from bot.demo.localgithub import LocalGitHub, Thread
+from bot.demo.localgithub import LocalGitHub, Thread, deployment_lines
 
 _BOT_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
 _USER_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -82,6 +82,10 @@ def emoji(text: str) -> str:
     return _SHORTCODE.sub(lambda m: EMOJI.get(m[1], m[0]), text)
 
 
+# Code spans first, so a shortcode inside one stays as typed.
+_CODE_OR_SHORTCODE = re.compile(r"(<code>.*?</code>)|" + _SHORTCODE.pattern, re.S)
+
+
 # GitHub's alert blockquotes ("> [!CAUTION]") as GitHub draws them: a coloured edge
 # and a title instead of the literal marker.
 _ALERT = re.compile(r"<blockquote>\s*<p>\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*")
@@ -90,8 +94,7 @@ _ALERT = re.compile(r"<blockquote>\s*<p>\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\
 def _render(body: str, *, from_bot: bool) -> str:
     # Shortcodes become characters after rendering: inside code they stay as typed.
     rendered = str((_BOT_MD if from_bot else _USER_MD).render(body))
-    rendered = re.sub(r"(<code>.*?</code>)|:([a-z_+1]+):",
-                      lambda m: m[1] or EMOJI.get(m[2], m[0]), rendered, flags=re.S)  # fmt: skip
+    rendered = _CODE_OR_SHORTCODE.sub(lambda m: m[1] or EMOJI.get(m[2], m[0]), rendered)
     if not from_bot:
         return rendered
     return _ALERT.sub(
@@ -172,15 +175,10 @@ def render_html(gh: LocalGitHub, steps: list[Step], title: str = "infra-bot demo
         f"({s.seconds:.1f} s)</li>"
         for s in steps
     )
-    groups: dict[tuple[str, str, str], int] = {}
-    for d in gh.deployments:  # one line per environment, commit and state
-        state = d.state + (f" (approved by {d.approved_by})" if d.approved_by else "")
-        key = (d.environment, d.sha[:7], state)
-        groups[key] = groups.get(key, 0) + 1
     deployments = "".join(
         f'<div class="deploy">deployment to <b>{html.escape(env)}</b> at {sha}: '
         f"{html.escape(state)}" + (f" ({n} stacks)" if n > 1 else "") + "</div>"
-        for (env, sha, state), n in groups.items()
+        for env, sha, state, n in deployment_lines(gh.deployments)
     )
     # The pull requests first, as their own page on GitHub would show them; the
     # issues they came from after.

@@ -182,6 +182,20 @@ def _yaml_node(text: str) -> Any:
     return yaml.load(text)
 
 
+def _new_stack_proposal(
+    facts: RepoFacts, stack: str, body: str, *, title: str, summary: str, rationale: str
+) -> ChangeProposal:
+    """A new template under stacks/ and its deployment file in every environment."""
+    return ChangeProposal(
+        title=title[:120],
+        summary=summary,
+        edits=[
+            FileEdit(path=f"stacks/{stack}.yaml", content=body, rationale=rationale),
+            *_deployments(facts, stack, "Deploys the new stack in {env}."),
+        ],
+    )
+
+
 def _deployments(facts: RepoFacts, stack: str, rationale: str) -> list[FileEdit]:
     return [
         FileEdit(
@@ -300,23 +314,17 @@ def plan_bucket(text: str, facts: RepoFacts) -> ChangeProposal:
         noncurrent_days=30,
         log_delivery=log_delivery,
     )
-    return ChangeProposal(
-        title=f"Add an encrypted S3 bucket for {purpose}"[:120],
+    return _new_stack_proposal(
+        facts, stack, body,
+        title=f"Add an encrypted S3 bucket for {purpose}",
         summary=f"New stack `{stack}` with one S3 bucket and its TLS-only policy.{note}",
-        edits=[
-            FileEdit(
-                path=f"stacks/{stack}.yaml",
-                content=body,
-                rationale=(
-                    ("S3 bucket with SSE-S3" if log_delivery else
-                     "S3 bucket with SSE-KMS (platform S3 key from the kms stack)")
-                    + ", versioning, public access block and a policy denying non-TLS "
-                    "requests, as guard SC-28, CP-9 and SC-8 require." + note
-                ),
-            ),
-            *_deployments(facts, stack, "Deploys the new stack in {env}."),
-        ],
-    )
+        rationale=(
+            ("S3 bucket with SSE-S3" if log_delivery else
+             "S3 bucket with SSE-KMS (platform S3 key from the kms stack)")
+            + ", versioning, public access block and a policy denying non-TLS "
+            "requests, as guard SC-28, CP-9 and SC-8 require." + note
+        ),
+    )  # fmt: skip
 
 
 def plan_queue(text: str, facts: RepoFacts) -> ChangeProposal:
@@ -326,21 +334,15 @@ def plan_queue(text: str, facts: RepoFacts) -> ChangeProposal:
     body = _render(
         "sqs-queue-stack.yaml.j2", **_base(facts), purpose=purpose, slug=slug, stack=stack
     )
-    return ChangeProposal(
-        title=f"Add an encrypted SQS queue for {purpose}"[:120],
+    return _new_stack_proposal(
+        facts, stack, body,
+        title=f"Add an encrypted SQS queue for {purpose}",
         summary=f"New stack `{stack}`: queue, dead-letter queue and their KMS key.",
-        edits=[
-            FileEdit(
-                path=f"stacks/{stack}.yaml",
-                content=body,
-                rationale=(
-                    "SQS queue and dead-letter queue encrypted with a dedicated "
-                    "customer managed KMS key (rotation on), TLS-only queue policy."
-                ),
-            ),
-            *_deployments(facts, stack, "Deploys the new stack in {env}."),
-        ],
-    )
+        rationale=(
+            "SQS queue and dead-letter queue encrypted with a dedicated "
+            "customer managed KMS key (rotation on), TLS-only queue policy."
+        ),
+    )  # fmt: skip
 
 
 _PORT = re.compile(r"\b(tcp|udp)?\s*(?:ports?\s+)?(\d{1,5})(?:\s*-\s*(\d{1,5}))?\b", re.IGNORECASE)

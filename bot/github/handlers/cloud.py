@@ -45,18 +45,13 @@ def run_plan(request: CommandRequest) -> CommandResult:
     if isinstance(repo, Failed):
         return CommandResult(False, f"Cannot read the PR head `{sha[:12]}`: {repo.reason}")
     since = base_ref_for(request)
-    ok, sections = True, []
-    for env in environments(request, repo):
-        previews = attempt(
-            env,
-            lambda e: plan_env(open_run(request, repo, e, Purpose.PLAN), sha, changed_since=since),
-        )
-        if isinstance(previews, Failed):
-            ok = False
-            sections.append(previews.markdown())
-            continue
-        ok = ok and not any(p.outcome in {Outcome.FAILED, Outcome.BLOCKED} for p in previews)
-        sections.append(plan_markdown(env, sha, previews))
+    all_ran, sections, results = read_each_env(
+        request, repo,
+        lambda run: plan_env(run, sha, changed_since=since),
+        lambda env, previews: plan_markdown(env, sha, previews),
+    )  # fmt: skip
+    stuck = {Outcome.FAILED, Outcome.BLOCKED}
+    ok = all_ran and not any(p.outcome in stuck for previews in results for p in previews)
     scope = (
         f"Stacks changed since `{since}` and the stacks that depend on them."
         if since
