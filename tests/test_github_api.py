@@ -22,7 +22,7 @@ def gh() -> Any:
 
 def test_requests_go_to_the_configured_base_url(gh):
     settings = Settings.from_env({"GITHUB_API_URL": gh.base_url, "GITHUB_REPOSITORY": "acme/infra"})
-    api = PyGithubAPI(settings.repository, "t", base_url=settings.api_url, write_pause=0)
+    api = PyGithubAPI(settings.repository, "ghs_test", base_url=settings.api_url, write_pause=0)
     assert api.default_branch() == "main"
     api.default_branch()  # cached: no second request
     assert gh.count() == 1 and gh.requests[0].path == "/repos/acme/infra"
@@ -142,14 +142,19 @@ def test_reviews_statuses_reactions_round_trip(gh):
 
 def test_team_members_unreadable_means_nobody(gh):
     gh.add_team("acme", "platform", ["Dave"])
-    api = gh.client()
-    assert api.team_members("acme", "platform") == frozenset({"dave"})
-    assert api.team_members("acme", "secret") == frozenset()
+    gh.add_token("ghs_app", kind="installation")  # an App granted members: read
+    app = gh.client(token="ghs_app")
+    assert app.team_members("acme", "platform") == frozenset({"dave"})
+    assert app.team_members("acme", "secret") == frozenset()  # 404
+    # GITHUB_TOKEN has no organization permissions: GitHub answers 403, nobody matches.
+    assert gh.client().team_members("acme", "platform") == frozenset()
+    assert gh.requests[-1].status == 403
 
 
-def test_retry_factory_covers_5xx_and_not_other_4xx():
+def test_retry_factory_covers_5xx_and_no_4xx():
+    # Rate limits (403/429) are waited out by the adapter from GitHub's headers.
     retry = make_retry(total=3, backoff=0)
-    assert 502 in retry.status_forcelist and 403 in retry.status_forcelist
+    assert 502 in retry.status_forcelist and 403 not in retry.status_forcelist
     assert 404 not in retry.status_forcelist and 422 not in retry.status_forcelist
 
 
