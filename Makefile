@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM := $(VENV)/.chromium
+OCTOKIT  := tests/octokit/node_modules/.installed
 
 .PHONY: demo test lint bench tools clean lock
 
@@ -22,8 +23,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/infra-bot demo --html .infra-bot/demo.html
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(OCTOKIT)
 	$(PY) -m pytest -n 2
+
+# GitHub's OpenAPI description and recorded responses (npm, pinned by the lock file)
+# that tests/test_github_fidelity.py checks the fake GitHub against.
+$(OCTOKIT): tests/octokit/package-lock.json
+	npm ci --prefix tests/octokit --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # Debian's chromium (and an emoji font, so the bot's emoji render) for the test that
 # opens the demo's HTML transcript headless. Installed once through apt (root or

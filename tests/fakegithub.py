@@ -73,6 +73,8 @@ class Recorded:
     body: Any
     status: int
     authorization: str = ""  # the request's Authorization header
+    response: Any = None  # the JSON answered
+    headers: dict[str, str] = field(default_factory=dict)  # the answer's headers
 
 
 @dataclass
@@ -644,9 +646,10 @@ class FakeGitHub:
         if status >= 400 and isinstance(payload, dict):
             payload = {**payload, "documentation_url": payload.get("documentation_url", DOCS)}
         auth = request.headers.get("Authorization") or ""
-        self.requests.append(Recorded(method, path, query, body, status, auth))
         headers = {"Content-Type": "application/json; charset=utf-8", **headers}
-        return status, headers, json.dumps(_public(payload))
+        answer = _public(payload)
+        self.requests.append(Recorded(method, path, query, body, status, auth, answer, headers))
+        return status, headers, json.dumps(answer)
 
     def _answer(
         self, method: str, path: str, query: dict[str, str], body: Any,
@@ -843,11 +846,16 @@ class FakeGitHub:
             error["message"] = message
         return 422, {"message": "Validation Failed", "errors": [error]}
 
-    def _too_long(self, resource: str, text: Any, field: str = "body") -> tuple[int, Any] | None:
-        if isinstance(text, str) and len(text) > LIMIT:
-            return self._invalid(resource, field, "custom",
-                                 f"{field} is too long (maximum is {LIMIT} characters)")  # fmt: skip
-        return None
+    def _too_long(self, resource: str, text: Any, field: str = "body",
+                  *, simple: bool = False) -> tuple[int, Any] | None:  # fmt: skip
+        """422 for a text over GitHub's limit. `simple`: the reviews endpoints answer
+        "Validation Error Simple" (errors as strings), the others objects."""
+        if not (isinstance(text, str) and len(text) > LIMIT):
+            return None
+        message = f"{field} is too long (maximum is {LIMIT} characters)"
+        if simple:
+            return 422, {"message": "Unprocessable Entity", "errors": [message.capitalize()]}
+        return self._invalid(resource, field, "custom", message)
 
     def _repo_of(self, owner: str, name: str) -> Repo | None:
         return self.repos.get(f"{owner}/{name}")
@@ -1070,7 +1078,9 @@ class FakeGitHub:
         number = pr["number"]
         event = body.get("event")
         if event is not None and event not in {"APPROVE", "REQUEST_CHANGES", "COMMENT"}:
-            return self._invalid("PullRequestReview", "event", "invalid")
+            return 422, {"message": "Unprocessable Entity",
+                         "errors": [f"Event {event!r} is not one of APPROVE, REQUEST_CHANGES, "
+                                    "COMMENT"]}  # fmt: skip
         if event in {"REQUEST_CHANGES", "COMMENT"} and not body.get("body") and not body.get(
             "comments"
         ):  # fmt: skip
@@ -1083,11 +1093,11 @@ class FakeGitHub:
         if commit is not None and not self._in_pull(pr, str(commit)):
             return 422, {"message": "Unprocessable Entity",
                          "errors": [f"Commit {commit} is not part of the pull request"]}  # fmt: skip
-        if refused := self._too_long("PullRequestReview", body.get("body")):
+        if refused := self._too_long("PullRequestReview", body.get("body"), simple=True):
             return refused
         files = {f["filename"]: f for f in self.pull_files[number]}
         for c in body.get("comments", []):
-            if refused := self._too_long("PullRequestReviewComment", c.get("body")):
+            if refused := self._too_long("PullRequestReviewComment", c.get("body"), simple=True):
                 return refused
             f = files.get(c.get("path"))
             if f is None or c.get("line") not in right_side_lines(f.get("patch")):
@@ -1108,8 +1118,8 @@ class FakeGitHub:
         if review is None or review["pull_number"] != int(number):
             return 404, {"message": "Not Found"}
         if not isinstance(body.get("body"), str):
-            return self._invalid("PullRequestReview", "body", "missing_field")
-        if refused := self._too_long("PullRequestReview", body["body"]):
+            return 422, {"message": "Unprocessable Entity", "errors": ["Body is required"]}
+        if refused := self._too_long("PullRequestReview", body["body"], simple=True):
             return refused
         review["body"] = body["body"]
         return 200, review
@@ -1118,7 +1128,8 @@ class FakeGitHub:
         return 200, [c for c in self.review_comments.values() if c["pull_number"] == int(number)]
 
     def _pulls_for_commit(self, sha: str, **_: Any) -> tuple[int, Any]:
-        return 200, [p for p in self.pulls.values()
+        # "pull-request-simple": no `merged` (merged_at says it).
+        return 200, [{k: v for k, v in p.items() if k != "merged"} for p in self.pulls.values()
                      if sha in (p["head"]["sha"], p.get("merge_commit_sha"))]  # fmt: skip
 
     def _create_status(self, sha: str, body: JSON, **_: Any) -> tuple[int, Any]:
@@ -1134,10 +1145,11 @@ class FakeGitHub:
         return 201, status
 
     def _latest_statuses(self, sha: str) -> list[JSON]:
+        """The newest status per context, oldest context first (as GitHub orders them)."""
         seen: dict[str, JSON] = {}
         for s in self.statuses.get(sha, []):
             seen.setdefault(s["context"], s)
-        return list(seen.values())
+        return sorted(seen.values(), key=lambda s: s["id"])
 
     def _combined_status(self, ref: str, **_: Any) -> tuple[int, Any]:
         sha = self._resolve(ref)
@@ -1320,7 +1332,7 @@ class FakeGitHub:
         status = {"id": next(self._ids), "state": body["state"],
                   "description": body.get("description", ""),
                   "environment": self.deployments[int(did)]["environment"],
-                  "log_url": body.get("log_url"), "created_at": self.now()}  # fmt: skip
+                  "log_url": body.get("log_url") or "", "created_at": self.now()}  # fmt: skip
         self.deployment_statuses[int(did)].append(status)
         return 201, status
 
