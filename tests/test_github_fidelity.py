@@ -274,3 +274,58 @@ def test_the_schema_check_is_not_vacuous():
     assert pull is not None
     assert any("'head' is a required property" in p
                for p in spec.problems({"base": "main"}, pull, strict=True, required=True))  # fmt: skip
+
+
+def _shape_mismatches(got: Any, example: Any, where: str = "") -> list[str]:
+    """Keys of `got` missing from GitHub's example, or of another JSON type there."""
+    if isinstance(got, list) and isinstance(example, list) and got and example:
+        return _shape_mismatches(got[0], example[0], where + "/0")
+    if not (isinstance(got, dict) and isinstance(example, dict)):
+        return []
+    out = []
+    for key, value in got.items():
+        if key not in example:
+            out.append(f"{where}/{key}: not in GitHub's example")
+        elif value is not None and example[key] is not None:
+            if type(value) is not type(example[key]) and not (
+                isinstance(value, int | float) and isinstance(example[key], int | float)
+            ):
+                out.append(
+                    f"{where}/{key}: {type(value).__name__} != {type(example[key]).__name__}"
+                )
+            out += _shape_mismatches(value, example[key], f"{where}/{key}")
+    return out
+
+
+# The answers creating a PR and reviews give: GitHub's fixtures record none, so the
+# operation's documented example (GitHub's own sample answer) is the reference.
+@pytest.mark.parametrize("method,pattern,reads", [
+    ("POST", r".*/pulls", {"number", "html_url"}),
+    ("GET", r".*/pulls/\d+", {"number", "title", "user", "head", "base", "state", "draft"}),
+    ("POST", r".*/pulls/\d+/reviews", {"id", "body", "user", "commit_id", "state"}),
+    ("GET", r".*/pulls/\d+/comments", {"id", "pull_request_review_id", "path", "line", "body"}),
+    ("GET", r".*/pulls/\d+/files", {"filename", "status", "patch"}),
+    ("POST", r".*/issues", {"number", "title", "body", "user", "state", "labels"}),
+    ("POST", r".*/issues/\d+/comments", {"id", "body", "user", "html_url"}),
+])  # fmt: skip
+def test_answers_have_the_shape_of_githubs_documented_examples(run, method, pattern, reads):
+    (answer, *_) = [r for r in run if r.method == method and re.fullmatch(pattern, r.path)
+                    and r.status < 300]  # fmt: skip
+    op = spec.operation(method, answer.path)
+    content = op.spec["responses"][str(answer.status)]["content"]["application/json"]
+    example = content["examples"]["default"]["value"]
+    assert _shape_mismatches(answer.response, example) == []
+    first = answer.response[0] if isinstance(answer.response, list) else answer.response
+    sample = example[0] if isinstance(example, list) else example
+    assert reads <= set(first) & set(sample)  # what the adapter reads, in both
+
+
+def test_recorded_issue_creation_has_the_same_shape():
+    created = next(x for x in spec.scenario("add-labels-to-issue") if x.method == "POST"
+                   and x.path.endswith("/issues"))  # fmt: skip
+    with FakeGitHub() as gh:
+        answer = requests.post(f"{gh.base_url}/repos/{gh.repo.full_name}/issues", json=created.body,
+                               headers=_headers("ghs_test"))  # fmt: skip
+    assert answer.status_code == created.status == 201
+    assert answer.json()["title"] == created.response["title"]
+    assert _shape_mismatches(answer.json(), created.response) == []
