@@ -380,3 +380,14 @@ def test_a_generated_pr_body_is_capped_before_the_branch_is_pushed(gh, monkeypat
     assert [c[0] for c in calls] == ["push", "open"] and calls[1][1] <= 65_536
     assert outcome.pull_request is not None
     assert gh.pulls[outcome.pull_request.number]["body"].endswith("the diff has every change._")
+
+
+def test_validate_stops_before_writing_when_the_file_list_is_cut(gh, tmp_path):
+    from bot.github.validate_pr import validate_pull_request
+
+    pr = gh.add_pull_request({f"stacks/s{i:04}.yaml": "x\n" for i in range(3_000)})
+    api = gh.client()
+    settings = Settings.from_env(gh.environ("pull_request", str(tmp_path / "event.json")))
+    with pytest.raises(TooManyFilesError):
+        validate_pull_request(api, settings, api.pull_request(pr["number"]), workspace=tmp_path)
+    assert gh.count("POST") == 0 and gh.reviews == {} and gh.statuses == {}

@@ -129,12 +129,12 @@ def next_link(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _error(exc: Exception, what: str) -> GitHubError:
+def _error(exc: Exception, what: str, now: float | None = None) -> GitHubError:
     """A PyGithub exception as the typed error `decipher` makes of it."""
     status = getattr(exc, "status", None) or 0
     try:
         decipher(status, getattr(exc, "headers", None) or {}, getattr(exc, "data", None),
-                 what=what, now=time.time())  # fmt: skip
+                 what=what, now=time.time() if now is None else now)  # fmt: skip
     except GitHubError as error:
         return error
     return GitHubError(f"GitHub {what} failed: {status}", status=status or None)
@@ -308,23 +308,20 @@ class PyGithubAPI:
                 )
                 return dict(answer_headers), data
             except GithubException as exc:
-                try:
-                    decipher(exc.status, exc.headers or {}, exc.data, what=what,
-                             now=self._clock())  # fmt: skip
-                except RateLimitError as limited:
-                    if attempt == RATE_LIMIT_TRIES or waited + limited.wait > self._max_wait:
-                        raise
-                    self._sleep(limited.wait)
-                    waited += limited.wait
-                    continue
-                raise _error(exc, what) from None  # pragma: no cover - decipher raised
+                error = _error(exc, what, self._clock())
             except requests.RequestException as exc:
                 # Retries exhausted (5xx) or the network is down.
                 reason = getattr(exc.args[0], "reason", None) if exc.args else None
-                raise ServerError(
+                error = ServerError(
                     f"GitHub {what} failed: {reason or exc}",
                     hint="GitHub kept failing after retries; re-run the job later",
-                ) from None
+                )
+            if not isinstance(error, RateLimitError) or attempt == RATE_LIMIT_TRIES:
+                raise error
+            if waited + error.wait > self._max_wait:
+                raise error
+            self._sleep(error.wait)
+            waited += error.wait
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pages(
