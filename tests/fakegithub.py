@@ -1136,7 +1136,10 @@ class FakeGitHub:
         if sha not in self.commits:
             return 422, {"message": "No commit found for SHA"}
         if body.get("state") not in {"error", "failure", "pending", "success"}:
-            return 422, {"message": "Validation Failed"}
+            return self._invalid("Status", "state", "invalid")
+        if len(body.get("description") or "") > 140:
+            return self._invalid("Status", "description", "custom",
+                                 "description is too long (maximum is 140 characters)")  # fmt: skip
         status = {"id": next(self._ids), "state": body["state"],
                   "context": body.get("context", "default"),
                   "description": body.get("description", ""),

@@ -159,6 +159,10 @@ def test_bodies_over_65536_characters_are_refused_everywhere(gh):
         assert answer.status_code == 422, what
         data = answer.json()
         assert "65536" in str(data["errors"]) and data["documentation_url"], what
+    sha = pr["head"]["sha"]
+    status = requests.post(url(gh, f"/statuses/{sha}"), headers=H,
+                           json={"state": "success", "description": "d" * 141})  # fmt: skip
+    assert status.status_code == 422 and gh.statuses == {}
     # Exactly at the limit is fine, and nothing refused was stored.
     ok = requests.post(url(gh, f"/issues/{n}/comments"), json={"body": "y" * 65_536}, headers=H)
     assert ok.status_code == 201
