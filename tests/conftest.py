@@ -101,6 +101,18 @@ class SkipGate:
             terminalreporter.line(f"  SKIP NOT ALLOWED {nodeid}: {reason}", red=True)
 
 
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    # `-q` hides pytest-randomly's header line; a failure that depends on the order
+    # needs the seed to be replayed.
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and config.pluginmanager.has_plugin("randomly"):
+        terminalreporter.write_line(
+            f"test order: pytest-randomly, replay it with --randomly-seed={seed}"
+        )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # xdist workers send their reports to the controller, which decides.
     # GitHub Actions (and tools/fresh-machine-check) set CI=true.
