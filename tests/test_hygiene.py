@@ -106,9 +106,19 @@ def test_an_allowlist_entry_without_a_reason_stops_the_run(tmp_path: Path) -> No
     assert "allow.txt:1: want `<node id> | <reason>`" in proc.stderr
 
 
-def test_the_project_allowlist_parses_and_names_real_tests() -> None:
-    allowed = read_allowlist(ROOT / "tests" / "skip_allowlist.txt")
-    for nodeid, reason in allowed.items():
+def test_allowlist_lines_map_node_ids_to_reasons_and_name_real_tests(tmp_path: Path) -> None:
+    sample = tmp_path / "allow.txt"
+    sample.write_text(
+        "# comment\n\ntests/test_a.py::test_b[x-1] | needs a GPU | really\n"
+        "  tests/test_c.py  |  lab only  \n"
+    )
+    assert read_allowlist(sample) == {
+        "tests/test_a.py::test_b[x-1]": "needs a GPU | really",
+        "tests/test_c.py": "lab only",
+    }
+    assert read_allowlist(tmp_path / "missing.txt") == {}
+    # The project's own list: every entry names a test that exists, and says why.
+    for nodeid, reason in read_allowlist(ROOT / "tests" / "skip_allowlist.txt").items():
         path = ROOT / nodeid.split("::", 1)[0]
         assert path.is_file(), f"allowlisted {nodeid} names no test file"
         name = nodeid.split("::")[-1].split("[", 1)[0]
