@@ -35,6 +35,22 @@ def handle(
         str | None,
         typer.Option("--run", help="Run this /infra command for the event's PR (workflow steps)."),
     ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            "--stage",
+            help="Deploy job stage: `plan` (create and publish the change sets) or "
+            "`execute` (run exactly the published ones). Default: both in one job.",
+        ),
+    ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            "--plan",
+            envvar="INFRA_BOT_PLAN",
+            help="With --stage execute: the plan job's `plan` output (JSON).",
+        ),
+    ] = None,
 ) -> None:
     """Handle the GitHub event of this workflow run ($GITHUB_EVENT_NAME, $GITHUB_EVENT_PATH)."""
     from bot.github.actions import log
@@ -43,7 +59,10 @@ def handle(
 
     try:
         settings = Settings.from_env()
-        outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run)
+        if stage not in {None, "plan", "execute"}:
+            raise SettingsError(f"--stage {stage!r}: want `plan` or `execute`")
+        outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run,
+                             stage=stage, plan=plan)  # fmt: skip
     except SettingsError as exc:
         raise fail(str(exc)) from None
     except GitHubError as exc:
@@ -61,6 +80,8 @@ def run_handle(
     sarif: Path | None = None,
     env: str | None = None,
     run: str | None = None,
+    stage: str | None = None,
+    plan: str | None = None,
 ) -> Outcome:
     """Parse the event and route it; `api` defaults to PyGithub against $GITHUB_API_URL."""
     from bot.github.context import Context
@@ -101,5 +122,7 @@ def run_handle(
         sarif_path=sarif,
         env=env or settings.bound_environment,
         run_command=run,
+        stage=stage,
+        plan=plan,
     )
     return route(ctx, event)

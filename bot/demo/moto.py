@@ -154,7 +154,8 @@ def _patch_change_set_content() -> None:
 
     def create_change_set(self: Any) -> Any:
         result = create_original(self)
-        change_set = find(self.cloudformation_backend, None, result.result["Id"])
+        created: dict[str, Any] = result.result  # type: ignore[assignment]
+        change_set = find(self.cloudformation_backend, None, created["Id"])
         if change_set is not None:
             change_set.capabilities = list(self._get_param("Capabilities", []))
         return result
