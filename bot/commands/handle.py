@@ -7,6 +7,8 @@ exit 0 quietly, so one workflow can call it for everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -86,7 +88,13 @@ def run_handle(
     """Parse the event and route it; `api` defaults to PyGithub against $GITHUB_API_URL."""
     from bot.github.context import Context
     from bot.github.events import parse_event
-    from bot.github.pygithub_api import PyGithubAPI, app_installation_auth, make_retry
+    from bot.github.pygithub_api import (
+        GITHUB_ACTIONS_LOGIN,
+        PyGithubAPI,
+        app_bot_login,
+        app_installation_auth,
+        make_retry,
+    )
     from bot.github.router import route
     from bot.settings import SettingsError
 
@@ -96,6 +104,7 @@ def run_handle(
             raise SettingsError("GITHUB_REPOSITORY is not set; run inside GitHub Actions")
         retry = make_retry(backoff=settings.retry_backoff)
         auth = None
+        bot_login: str | Callable[[], str] = GITHUB_ACTIONS_LOGIN
         if settings.app_id is not None and settings.app_private_key is not None:
             # Act as the GitHub App: its PRs and pushes trigger workflows, and it
             # can read org team membership (GITHUB_TOKEN can do neither).
@@ -107,6 +116,9 @@ def run_handle(
                 base_url=settings.api_url,
                 retry=retry,
             )
+            app_id, key = settings.app_id, settings.app_private_key.get_secret_value()
+            # Asked only when a command checks whose comment a marker is in.
+            bot_login = partial(app_bot_login, app_id, key, base_url=settings.api_url, retry=retry)
         api = PyGithubAPI(
             settings.repository,
             settings.token.get_secret_value(),
@@ -114,6 +126,7 @@ def run_handle(
             base_url=settings.api_url,
             retry=retry,
             write_pause=settings.write_pause,
+            bot_login=bot_login,
         )
     ctx = Context(
         api=api,

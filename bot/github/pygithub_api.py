@@ -10,7 +10,7 @@ makes a request until a method is called.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -134,6 +134,26 @@ def app_installation_auth(
     return auth
 
 
+GITHUB_ACTIONS_LOGIN = "github-actions[bot]"
+
+
+def app_bot_login(
+    app_id: str, private_key: str, *, base_url: str = "https://api.github.com", retry: Any = None
+) -> str:
+    """The login an App's installation writes as: `<app slug>[bot]` (GET /app, as the App)."""
+    from github import Auth, GithubException, GithubIntegration
+
+    integration = GithubIntegration(
+        auth=Auth.AppAuth(app_id, private_key),
+        base_url=base_url.rstrip("/"),
+        retry=retry if retry is not None else make_retry(),
+    )
+    try:
+        return f"{integration.get_app().slug}[bot]"
+    except GithubException as exc:
+        raise _error(exc, "reading the GitHub App's name") from None
+
+
 class PyGithubAPI:
     def __init__(
         self,
@@ -144,11 +164,12 @@ class PyGithubAPI:
         base_url: str = "https://api.github.com",
         retry: Any = None,
         write_pause: float = 1.0,
-        bot_login: str = "github-actions[bot]",
+        bot_login: str | Callable[[], str] = GITHUB_ACTIONS_LOGIN,
     ) -> None:
         """`token` is GITHUB_TOKEN; `auth` (a PyGithub Auth, e.g. from
         `app_installation_auth`) replaces it when given. `bot_login` is who the comments
-        written with it are by (GITHUB_TOKEN's: github-actions[bot])."""
+        written with it are by (GITHUB_TOKEN's: github-actions[bot]), or how to find out
+        (an App: app_bot_login), asked the first time it is needed."""
         from github import Auth, Github
 
         self._repository = repository
@@ -171,6 +192,8 @@ class PyGithubAPI:
 
     @property
     def bot_login(self) -> str:
+        if callable(self._bot_login):
+            self._bot_login = self._bot_login()
         return self._bot_login
 
     @property

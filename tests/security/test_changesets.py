@@ -430,3 +430,77 @@ def test_cost_approval_marker_from_another_bot_is_ignored(tmp_path):
         body = next(c["body"] for c in gh.comments_on(pr["number"])
                     if c["user"]["login"] == gh.bot_login and "Cost estimate" in c["body"])  # fmt: skip
         assert "The DEV cost increase was approved by `@alice`." in body
+
+
+def test_as_a_github_app_only_the_apps_own_marker_counts(tmp_path):
+    """With the App configured, the bot is `<slug>[bot]`: github-actions[bot] (any
+    workflow's GITHUB_TOKEN can comment as it) is just another bot."""
+    from tests.test_github_app import APP_ID, _pem_pair, app_env
+
+    private, public = _pem_pair()
+    with FakeGitHub() as gh:
+        gh.add_user("alice", permission="write")
+        gh.add_app(APP_ID, public, slug="infra-bot-app")
+        root = tmp_path / "repo"
+        main = make_platform_repo(root, ["kms", "iam"])
+        git(root, "update-ref", "refs/remotes/origin/main", main)
+        iam = root / "stacks/iam.yaml"
+        iam.write_text(iam.read_text().replace("Resources:\n", "Resources:\n" + NATS, 1))
+        head = commit_all(root, "four NAT gateways")
+        pr = open_pr(gh, head)
+        gh.add_comment(pr["number"], "<!-- infra-bot:cost-approval valid-at="
+                       "2030-01-01T00:00:00+00:00 -->\n"
+                       f"<!-- approve-cost env=dev user=alice sha={head} -->",
+                       author="github-actions[bot]")  # fmt: skip
+
+        def cost() -> int:
+            outcome, _, _ = handle(gh, tmp_path, "pull_request",
+                                   gh.pull_request_event(pr["number"]), root, run="cost",
+                                   environ=app_env(private))  # fmt: skip
+            return outcome.exit_code
+
+        assert cost() == 1
+        event = gh.comment_event(gh.add_comment(pr["number"], "/infra approve-cost dev"))
+        handle(gh, tmp_path, "issue_comment", event, root, environ=app_env(private))
+        assert cost() == 0
+        (approval,) = [c for c in gh.comments_on(pr["number"])
+                       if c["user"]["login"] == "infra-bot-app[bot]"
+                       and "cost approvals" in c["body"]]  # fmt: skip
+        assert f"<!-- approve-cost env=dev user=alice sha={head} -->" in approval["body"]
+        assert gh.count("GET", r"^/app$") >= 1
+
+
+def test_cli_stage_and_plan_are_checked_at_the_edge(platform, tmp_path, moto_endpoint):
+    """`infra-bot handle` itself: a wrong --stage is a usage error; the plan comes from
+    INFRA_BOT_PLAN (the job output), and a bad one executes nothing, without a traceback."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    root, _, gh = platform
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps(gh.push_event()))
+    env = gh.environ("push", str(event), GITHUB_WORKSPACE=str(root),
+                     AWS_ENDPOINT_URL=moto_endpoint)  # fmt: skip
+    runner = CliRunner()
+    wrong = runner.invoke(app, ["handle", "--env", "dev", "--stage", "deploy"], env=env)
+    assert wrong.exit_code == 2 and "--stage 'deploy': want `plan` or `execute`" in wrong.output
+    summary = tmp_path / "summary.md"
+    bad = runner.invoke(app, ["handle", "--env", "dev", "--stage", "execute"],
+                        env={**env, "INFRA_BOT_PLAN": '{"env": "dev"}',
+                             "GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert (bad.exit_code, type(bad.exception)) == (1, SystemExit)
+    assert "the plan needs exactly env, commit and change_sets; nothing was executed" \
+        in summary.read_text()  # fmt: skip
+    assert "Traceback" not in bad.output
+    assert status(moto_endpoint, "dev", "platform-dev-kms") is None
+
+
+def test_prd_is_never_planned_and_executed_in_the_approved_job(platform, tmp_path,
+                                                               moto_endpoint):  # fmt: skip
+    """The approved job without --stage would plan and run what no approver saw."""
+    root, _, gh = platform
+    outcome, summary = push(gh, tmp_path, root, "prd", environ={"INFRA_BOT_ENVIRONMENT": "prd"})
+    assert outcome.exit_code == 1
+    assert "`prd` deploys in two stages so its approvers see what runs" in summary
+    assert status(moto_endpoint, "prd", "platform-prd-kms") is None

@@ -181,15 +181,22 @@ def run_apply(request: CommandRequest) -> CommandResult:
 
 def run_deploy(request: CommandRequest) -> CommandResult:
     """The deploy job of a push to the default branch, bound to one environment."""
-    if request.stage == "plan":
-        return run_deploy_plan(request)
-    if request.stage == "execute":
-        return run_deploy_execute(request)
+    from bot.cloud.policy import PROTECTED
     from bot.cloud.runs import deploy_env, promote
     from bot.cloud.targets import head_commit
     from bot.render.changeset import deploy_markdown, promotion_markdown, stack_preview_md
 
+    if request.stage == "plan":
+        return run_deploy_plan(request)
+    if request.stage == "execute":
+        return run_deploy_execute(request)
     env = request.command.args[0]
+    if env in PROTECTED and request.settings.bound_environment == env:
+        # Planned and executed in the approved job, nobody would have seen the change sets.
+        return CommandResult(False, f"`{env}` deploys in two stages so its approvers see what "
+                             "runs: `infra-bot handle --stage plan` in a job without the "
+                             "environment, then `--stage execute` in the approved job "
+                             "(see deploy.yml). Nothing was executed.")  # fmt: skip
     recorder = DeploymentRecorder(request.api)
     previews: list[str] = []
     bound = request.settings.bound_environment
