@@ -256,6 +256,19 @@ def test_prd_execute_refuses_a_change_set_replaced_after_the_plan(tst_deployed, 
     assert status(moto_endpoint, "prd", "platform-prd-iam") == "REVIEW_IN_PROGRESS"
 
 
+def test_prd_plan_refuses_to_publish_a_forged_change_set(tst_deployed, tmp_path, moto_endpoint):
+    root, main, gh = tst_deployed
+    spec = spec_of(root, "prd", "kms", main)
+    forged = forge(moto_endpoint, spec, template=True)
+
+    outcome, summary, plan = plan_stage(gh, tmp_path, root, "prd")
+
+    assert outcome.exit_code == 1
+    assert f"platform-prd-kms: change set {spec.change_set_name} is not what was reviewed " \
+           "(template differ" in summary  # fmt: skip
+    assert "kms" not in json.loads(plan)["change_sets"] and forged not in plan
+
+
 def test_prd_execute_refuses_when_the_source_moved_after_the_plan(tst_deployed, tmp_path,
                                                                   moto_endpoint):  # fmt: skip
     root, main, gh = tst_deployed

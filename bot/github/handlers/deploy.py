@@ -335,7 +335,12 @@ def run_deploy_plan(request: CommandRequest) -> CommandResult:
     )
     set_output(request.settings.output, PLAN_OUTPUT, published.to_json())
     _publish_plan(request.api, env, commit, published.to_json(), len(published.change_sets), text)
-    stuck = any(p.outcome is Outcome.BLOCKED for p in previews)
+    # A stack that cannot be planned (its state, a change set that is not ours) stops the
+    # approval; one that imports from a stack not deployed yet (advice) waits for the next.
+    stuck = any(
+        p.outcome is Outcome.BLOCKED or (p.outcome is Outcome.FAILED and p.advice is None)
+        for p in previews
+    )
     return CommandResult(not stuck, text)
 
 
