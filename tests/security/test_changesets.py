@@ -310,8 +310,7 @@ def test_prd_execute_with_a_bad_plan_runs_nothing_and_says_why(platform, tmp_pat
 # --- /infra apply ------------------------------------------------------------------
 
 
-@pytest.fixture
-def pr_head(platform, tmp_path):
+def open_dev_pr(platform: Any, tmp_path: Path) -> tuple[Path, str, dict[str, Any], FakeGitHub]:
     """dev deployed at main; an open PR whose head changes dev's iam owner."""
     root, main, gh = platform
     outcome, summary = push(gh, tmp_path, root, "dev")
@@ -321,7 +320,13 @@ def pr_head(platform, tmp_path):
     dep = ws / "environments/dev/iam.yaml"
     dep.write_text(dep.read_text().replace("Owner: platform-team", "Owner: night-shift"))
     head = commit_all(ws, "new owner")
-    pr = open_pr(gh, head)
+    return ws, head, open_pr(gh, head), gh
+
+
+@pytest.fixture
+def pr_head(platform, tmp_path):
+    """open_dev_pr, planned with `/infra plan dev`."""
+    ws, head, pr, gh = open_dev_pr(platform, tmp_path)
     assert comment(gh, tmp_path, pr["number"], "/infra plan dev", ws)[0].exit_code == 0
     return ws, head, pr, gh
 
@@ -357,7 +362,7 @@ def test_plan_and_approve_cost_on_a_closed_pr_are_refused(pr_head, tmp_path, ver
 
 def push_to_pr(gh: FakeGitHub, ws: Path, pr: dict[str, Any], owner: str) -> str:
     dep = ws / "environments/dev/iam.yaml"
-    dep.write_text(re.sub(r"Owner: [a-z-]+", f"Owner: {owner}", dep.read_text(), count=1))
+    dep.write_text(re.sub(r"Owner: [a-z-]+", f"Owner: {owner}", dep.read_text()))
     head = commit_all(ws, owner)
     pr["head"]["sha"] = adopt(gh, head)
     return head
@@ -517,3 +522,23 @@ def test_prd_is_never_planned_and_executed_in_the_approved_job(platform, tmp_pat
     assert outcome.exit_code == 1
     assert "`prd` deploys in two stages so its approvers see what runs" in summary
     assert status(moto_endpoint, "prd", "platform-prd-kms") is None
+
+
+def test_another_bots_plan_marker_neither_blocks_nor_feeds_apply(platform, tmp_path,
+                                                                 moto_endpoint):  # fmt: skip
+    """A future-dated plan comment by another bot, with its own ids, before the bot's
+    first plan: the bot still posts and updates its own, and apply runs that one."""
+    ws, head, pr, gh = open_dev_pr(platform, tmp_path)
+    gh.add_user("evil-app[bot]", bot=True)
+    other = "arn:aws:cloudformation:us-east-1:111111111111:changeSet/x/00000000-0000"
+    fake_ids = json.dumps({"env": "dev", "commit": head, "change_sets": {"iam": other}})
+    gh.add_comment(pr["number"], "<!-- infra-bot:plan valid-at=2030-01-01T00:00:00+00:00 -->\n"
+                   f"<!-- infra-bot:plan-ids {fake_ids} -->", author="evil-app[bot]")  # fmt: skip
+    new = push_to_pr(gh, ws, pr, "day-shift")
+    assert comment(gh, tmp_path, pr["number"], "/infra plan dev", ws)[0].exit_code == 0
+    (ours,) = [c["body"] for c in gh.comments_on(pr["number"])
+               if c["user"]["login"] == gh.bot_login and "infra-bot:plan " in c["body"]]  # fmt: skip
+    assert f"at `{new[:12]}`" in ours and "infra-bot:plan-ids" in ours
+    outcome, _, _ = comment(gh, tmp_path, pr["number"], "/infra apply dev", ws)
+    assert outcome.exit_code == 0, last_reply(gh, pr["number"])
+    assert owner_in_dev(moto_endpoint) == "day-shift"
