@@ -146,7 +146,7 @@ def make_retry(total: int = 4, backoff: float = 1.0) -> Any:
     Rate limits (403/429) are not retried here: `PyGithubAPI` waits them out by
     GitHub's headers through its injectable `sleep`, after `decipher`.
     """
-    from urllib3.util.retry import Retry
+    from requests.adapters import Retry  # urllib3's, as requests (a declared dependency) exports it
 
     return Retry(
         total=total,
@@ -230,6 +230,26 @@ def app_installation_auth(
     return auth
 
 
+GITHUB_ACTIONS_LOGIN = "github-actions[bot]"
+
+
+def app_bot_login(
+    app_id: str, private_key: str, *, base_url: str = "https://api.github.com", retry: Any = None
+) -> str:
+    """The login an App's installation writes as: `<app slug>[bot]` (GET /app, as the App)."""
+    from github import Auth, GithubException, GithubIntegration
+
+    integration = GithubIntegration(
+        auth=Auth.AppAuth(app_id, private_key),
+        base_url=base_url.rstrip("/"),
+        retry=retry if retry is not None else make_retry(),
+    )
+    try:
+        return f"{integration.get_app().slug}[bot]"
+    except GithubException as exc:
+        raise _error(exc, "reading the GitHub App's name") from None
+
+
 class PyGithubAPI:
     def __init__(
         self,
@@ -240,16 +260,20 @@ class PyGithubAPI:
         base_url: str = "https://api.github.com",
         retry: Any = None,
         write_pause: float = 1.0,
+        bot_login: str | Callable[[], str] = GITHUB_ACTIONS_LOGIN,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
     ) -> None:
         """`token` is GITHUB_TOKEN; `auth` (a PyGithub Auth, e.g. from
-        `app_installation_auth`) replaces it when given. `sleep` and `clock` are
-        how rate limits are waited out (tests pass the fake's clock)."""
+        `app_installation_auth`) replaces it when given. `bot_login` is who the comments
+        written with it are by (GITHUB_TOKEN's: github-actions[bot]), or how to find out
+        (an App: app_bot_login), asked the first time it is needed. `sleep` and `clock`
+        are how rate limits are waited out (tests pass the fake's clock)."""
         from github import Auth, Github
 
         self._repository = repository
+        self._bot_login = bot_login
         if auth is None and token:
             auth = Auth.Token(token)
         # Github() builds a session; it does not touch the network.
@@ -268,6 +292,12 @@ class PyGithubAPI:
         self._sleep = sleep
         self._clock = clock
         self._max_wait = max_rate_limit_wait
+
+    @property
+    def bot_login(self) -> str:
+        if callable(self._bot_login):
+            self._bot_login = self._bot_login()
+        return self._bot_login
 
     @property
     def repository(self) -> str:
@@ -626,14 +656,22 @@ class PyGithubAPI:
         ]
 
     # --- deployments --------------------------------------------------------
-    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+    def record_deployment(
+        self,
+        environment: str,
+        sha: str,
+        state: str,
+        description: str,
+        payload: dict[str, object] | None = None,
+    ) -> int:
         # Raw calls like the rest of this adapter (one error mapping); the same requests
         # as PyGithub's create_deployment / create_status. auto_merge off and no required
         # contexts: the record must never merge the default branch or wait for checks.
         deployment = self._call(
             "POST", self._repo("/deployments"), "recording a deployment",
             body={"ref": sha, "environment": environment, "description": description[:140],
-                  "auto_merge": False, "required_contexts": [], "task": "deploy"},
+                  "auto_merge": False, "required_contexts": [], "task": "deploy",
+                  "payload": payload or {}},
         )  # fmt: skip
         self._call(
             "POST", self._repo(f"/deployments/{deployment['id']}/statuses"),
@@ -656,7 +694,19 @@ def comment_from_json(data: dict[str, Any]) -> Comment:
         str(user.get("login", "")),
         user.get("type") == "Bot",
         data.get("html_url", ""),
+        _time(data.get("created_at")),
+        _time(data.get("updated_at") or data.get("created_at")),
     )
+
+
+def _time(text: Any) -> datetime | None:
+    """An API timestamp ("2026-12-01T16:00:00Z"), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def issue_from_json(data: dict[str, Any]) -> Issue:
