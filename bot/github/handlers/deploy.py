@@ -110,7 +110,7 @@ def run_apply(request: CommandRequest) -> CommandResult:
     recorder = DeploymentRecorder(request.api)
 
     def apply(e: str) -> CommandResult:
-        repo = repo_at(request.workspace, sha)
+        repo = repo_at(request.workspace, sha, request.policy)
         # The stacks `/infra plan` previewed: those changed since the base, and dependents.
         since = base_ref_for(request)
         stacks = ordered_stacks(repo, e, changed_since=since) if since else None
@@ -138,7 +138,7 @@ def run_deploy(request: CommandRequest) -> CommandResult:
     bound = request.settings.bound_environment
 
     def deploy(e: str) -> tuple[bool, str, str]:
-        repo = repo_at(request.workspace, None)
+        repo = repo_at(request.workspace, None, request.policy)
         sha = head_commit(repo.root)
         source = next((s.name for s in repo.environments.values() if s.next == e), None)
         target = open_run(request, repo, e)
@@ -182,7 +182,7 @@ def run_promote(request: CommandRequest) -> CommandResult:
     from bot.render.changeset import promotion_markdown
 
     source, target = request.command.args[0], request.command.args[1]
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
     recorder = DeploymentRecorder(request.api)
 
     def go(e: str) -> CommandResult:
@@ -206,7 +206,7 @@ def run_rollback(request: CommandRequest) -> CommandResult:
     from bot.render.changeset import rollback_markdown
 
     env, stack = request.command.args[0], request.command.args[1]
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
     recorder = DeploymentRecorder(request.api)
 
     def go(e: str) -> CommandResult:
