@@ -51,9 +51,7 @@ class RulesFile:
     status: str = ""  # GitHub's file status (added, removed, modified, renamed), if known
 
 
-def rules_files(
-    paths: Iterable[str], statuses: Mapping[str, str] | None = None
-) -> list[RulesFile]:
+def rules_files(paths: Iterable[str], statuses: Mapping[str, str] | None = None) -> list[RulesFile]:
     """The paths (repository-relative) that are policy, sorted. Pure."""
     out: dict[str, RulesFile] = {}
     for path in paths:
