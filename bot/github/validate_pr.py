@@ -59,8 +59,8 @@ def run_engine(
 
     repo = Repository(workspace, trusted=policy)
     diff = touched(repo, paths)
-    if diff.rules or rules_files(paths):
-        # The rules changed (in the PR; the trusted copy is what runs): check everything,
+    if diff.rules:
+        # The PR changes guard rules (the trusted copy is what runs): check everything,
         # so the review can show what the PR's version of them would change.
         targets = all_targets(repo, ())
     else:
@@ -148,7 +148,8 @@ def validate_pull_request(
     )  # fmt: skip
     state, description = status_for(findings)
     api.set_commit_status(pr.head_sha, state, STATUS_CONTEXT, description, settings.run_url)
-    append_summary(settings.step_summary, to_markdown(findings, f"infra-bot validate #{pr.number}"))
+    title, _, report = to_markdown(findings, f"infra-bot validate #{pr.number}").partition("\n")
+    append_summary(settings.step_summary, f"{title}\n\n{preface}{report}")
     write_sarif(sarif_path, to_sarif(findings, ["cfn-lint", "cfn-guard"]))
     log(f"validate #{pr.number} {pr.head_sha[:7]}: {description}; review: "
         f"{'posted' if review.posted else review.reason}")  # fmt: skip

@@ -273,3 +273,54 @@ def test_pr_settings_giving_everyone_apply_are_not_read(gh, base, tmp_path):
     assert "- `.github/infra-bot.yml` (modified): who may run which command, where" in review(
         gh, pr["number"]
     )
+
+
+# --- the pure parts: which files are rules, and the PR's rules run as data -------------
+
+
+@pytest.mark.parametrize("path,what", [
+    ("environments/prd.yaml", "an environment: account, region, roles, cost limits"),
+    ("environments/usage.yaml", "usage assumptions the cost estimate prices"),
+    ("environments/usage-dev.yaml", "usage assumptions the cost estimate prices"),
+    ("guard/rules/sc28.guard", "cfn-guard rules"),
+    ("guard/kubernetes/k8s_workloads.guard", "guard rules for rendered Kubernetes manifests"),
+    ("guard/tests/sc28_tests.yaml", "tests of the guard rules"),
+    (".github/infra-bot.yml", "who may run which command, where"),
+    (".cfnlintrc.yaml", "cfn-lint's configuration"),
+    (".infra-bot/charts/app-1.0.0.tgz", "the chart cache"),
+    (".github/workflows/pr.yml", "the workflows that run the bot"),
+    ("bot/github/validate_pr.py", "the bot's own code"),
+    ("environments/prd/eks.yaml", None),  # a deployment file is data
+    ("stacks/eks.yaml", None),
+    ("helm-values/app/values.yaml", None),
+    ("docs/environments/prd.yaml", None),
+])  # fmt: skip
+def test_which_changed_files_are_rules(path, what):
+    from bot.repo.policy import rules_files
+
+    found = rules_files([path], {path: "modified"})
+    assert [(f.path, f.what, f.status) for f in found] == ([(path, what, "modified")] if what else [])
+
+
+def test_the_prs_rules_run_without_the_jobs_secrets(tmp_path, monkeypatch):
+    """cfn-guard on the PR's rule files gets an empty environment: a stand-in binary
+    records what it was given."""
+    from bot.github.rules_changes import run_rule_tests
+
+    seen = tmp_path / "env.txt"
+    fake = tmp_path / "cfn-guard"
+    fake.write_text(f"#!/bin/sh\nenv > {seen}\npwd >> {seen}\nexit 1\n")
+    fake.chmod(0o755)
+    ws = tmp_path / "pr"
+    (ws / "guard" / "rules").mkdir(parents=True)
+    (ws / "guard" / "tests").mkdir()
+    rule = ws / "guard" / "rules" / "x.guard"
+    rule.write_text("rule X { Resources exists }\n")
+    (ws / "guard" / "tests" / "x_tests.yaml").write_text("[]\n")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    (result,) = run_rule_tests(fake, ws, [rule])
+    assert (result.path, result.ok) == ("guard/rules/x.guard", False)
+    text = seen.read_text()
+    assert "ghs_secret" not in text and "aws-secret" not in text
+    assert str(ws) not in text.splitlines()[-1], "runs outside the PR checkout"
