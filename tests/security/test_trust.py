@@ -324,3 +324,29 @@ def test_the_prs_rules_run_without_the_jobs_secrets(tmp_path, monkeypatch):
     text = seen.read_text()
     assert "ghs_secret" not in text and "aws-secret" not in text
     assert str(ws) not in text.splitlines()[-1], "runs outside the PR checkout"
+
+
+def test_fork_validation_cli_uses_the_base_rules(base, tmp_path):
+    """pr.yml's fork step: `infra-bot validate --root pr --policy-root .`, in a fresh
+    process (no token there; the rules still must be the base's)."""
+    import subprocess
+    import sys
+
+    needs_guard()
+    ws = tmp_path / "pr"
+    git(tmp_path, "clone", "-q", str(base), str(ws))
+    (ws / "guard/rules/sc28.guard").unlink()
+    (ws / "stacks/logs.yaml").write_text(BUCKET)
+    commit_all(ws, "the PR")
+
+    def rules_seen(*extra: str) -> set[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "validate", "--root", str(ws), *extra,
+             "--changed-since", "origin/main", "--format", "json", "--check", "cfn-guard"],
+            capture_output=True, text=True, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode in (0, 1), proc.stderr
+        return {f["check_id"] for f in json.loads(proc.stdout)["findings"]}
+
+    assert "guard/SC28_S3_ENCRYPTED" in rules_seen("--policy-root", str(base))
+    assert "guard/SC28_S3_ENCRYPTED" not in rules_seen()  # the PR's own rules: why it matters
