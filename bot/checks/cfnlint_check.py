@@ -115,11 +115,9 @@ def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
     # forkserver, not fork: the engine runs checks in threads, and forking a
     # process with live threads can leave the child holding a dead lock.
     context = multiprocessing.get_context("forkserver")
-    configs = {job.config_file for job in jobs}
-    first = (configs.pop(),) if len(configs) == 1 else ()
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init, initargs=first
-    ) as pool:
+    # Every job of a run shares the trusted configuration: load it once per worker.
+    warm = (jobs[0].config_file,)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=warm) as pool:
         return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
 
 

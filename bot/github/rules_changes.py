@@ -67,7 +67,8 @@ def run_rule_tests(binary: Path, workspace: Path, rule_files: Sequence[Path]) ->
     for rule in rule_files:
         rel = rule.relative_to(workspace).as_posix()
         tests = pr.guard_tests_dir / f"{rule.stem}_tests.yaml"
-        if not tests.is_file():
+        if not tests.is_file() or tests.is_symlink():
+            # A symlinked test file would have cfn-guard echo a runner file into the review.
             out.append(RuleTest(rel, False, f"no rule tests at {tests.relative_to(workspace)}"))
             continue
         with tempfile.TemporaryDirectory(prefix="infra-bot-guard-") as tmp:
@@ -108,12 +109,9 @@ def compare_guard(
 ) -> GuardComparison:
     """The PR's guard/rules next to the trusted run's guard findings (`trusted`)."""
     pr = Policy(workspace)
-    rules_dir = pr.guard_rules_dir
-    rule_files = (
-        sorted(p for p in rules_dir.glob("*.guard") if not p.is_symlink())
-        if (rules_dir.is_dir())
-        else []
-    )
+    found = pr.guard_rules_dir.glob("*.guard") if pr.guard_rules_dir.is_dir() else ()
+    # A symlink could point cfn-guard at a file outside the PR checkout.
+    rule_files = sorted(p for p in found if not p.is_symlink())
     try:
         tests = run_rule_tests(binary, workspace, rule_files)
         theirs = validate_with(binary, rule_files, data, rel)

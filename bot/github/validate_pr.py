@@ -82,22 +82,22 @@ def run_engine(
     return EngineRun(findings, data, {str(p): repo.rel(p) for p in data})
 
 
-def rules_preface(
-    workspace: Path, changed: list[RulesFile], run: EngineRun, *, guard: Path | None
-) -> str:
-    """The "This PR changes the rules" section; for guard rules with what the PR's own
-    rules report (`guard`: the cfn-guard binary, None when it is not installed)."""
+def rules_preface(workspace: Path, changed: list[RulesFile], run: EngineRun) -> str:
+    """The "This PR changes the rules" section (empty when it changes none); for guard
+    rules with what the PR's own rules report."""
     from bot.github.rules_changes import (
         GuardComparison,
         compare_guard,
         guard_changed,
         rules_section,
     )
+    from bot.toolchain import Toolchain
 
     comparison: GuardComparison | None = None
     if guard_changed(changed):
+        guard = Toolchain().find("cfn-guard")
         comparison = (
-            compare_guard(guard, workspace, run.findings, run.templates, run.rel)
+            compare_guard(guard.path, workspace, run.findings, run.templates, run.rel)
             if guard is not None
             else GuardComparison(error="cfn-guard is not installed in this job")
         )
@@ -125,7 +125,6 @@ def validate_pull_request(
     from bot.render.findings import to_markdown, to_sarif
     from bot.repo.changes import GitError
     from bot.repo.model import RepoError
-    from bot.toolchain import Toolchain
 
     files = api.pull_request_files(pr.number)
     paths = changed_paths(files)
@@ -139,8 +138,7 @@ def validate_pull_request(
     except (RepoError, GitError) as exc:
         # The repository's own files are inconsistent: that is the finding.
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
-    guard = Toolchain().find("cfn-guard")
-    preface = rules_preface(workspace, changed, run, guard=guard.path if guard else None)
+    preface = rules_preface(workspace, changed, run)
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
         api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,

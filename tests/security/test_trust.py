@@ -350,3 +350,24 @@ def test_fork_validation_cli_uses_the_base_rules(base, tmp_path):
 
     assert "guard/SC28_S3_ENCRYPTED" in rules_seen("--policy-root", str(base))
     assert "guard/SC28_S3_ENCRYPTED" not in rules_seen()  # the PR's own rules: why it matters
+
+
+def test_a_symlinked_rule_test_is_not_read(tmp_path):
+    """A PR's guard/tests file linking to a runner file would otherwise be echoed by
+    `cfn-guard test` into the review."""
+    from bot.github.rules_changes import run_rule_tests
+
+    needs_guard()
+    guard = Toolchain().find("cfn-guard")
+    assert guard is not None
+    secret = tmp_path / "runner-file.yaml"
+    secret.write_text("- name: ghs_runner_secret\n  input: {}\n  expectations: {rules: {X: PASS}}\n")
+    ws = tmp_path / "pr"
+    (ws / "guard" / "rules").mkdir(parents=True)
+    (ws / "guard" / "tests").mkdir()
+    rule = ws / "guard" / "rules" / "x.guard"
+    rule.write_text("rule X { Resources exists }\n")
+    (ws / "guard" / "tests" / "x_tests.yaml").symlink_to(secret)
+    (result,) = run_rule_tests(guard.path, ws, [rule])
+    assert not result.ok and "ghs_runner_secret" not in result.detail
+    assert result.detail == "no rule tests at guard/tests/x_tests.yaml"

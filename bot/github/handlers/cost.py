@@ -3,9 +3,8 @@
 Before is the base branch's tree (`origin/<base>`), after the PR head checkout. The
 thresholds and the usage assumptions come from the trusted checkout (the one the bot
 was installed from, request.policy): a PR cannot raise its own cost limit or price
-itself with lower usage. An
-environment above its threshold fails the check until `/infra approve-cost <env>` is
-given for the head commit.
+itself with lower usage. An environment above its threshold fails the check until
+`/infra approve-cost <env>` is given for the head commit.
 """
 
 from __future__ import annotations
