@@ -36,7 +36,13 @@ RULES_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\.github/infra-bot\.ya?ml", "who may run which command, where"),
         (r"\.cfnlintrc(\.ya?ml)?", "cfn-lint's configuration"),
         (r"\.infra-bot/.+", "the chart cache"),
-        (r"\.github/workflows/.+", "the workflows that run the bot"),
+        # GitHub runs a pull_request workflow from the PR's merge commit: the one rules
+        # file whose base copy this PR's own checks may not have used.
+        (
+            r"\.github/workflows/.+",
+            "the workflows that run the bot; a pull_request run uses the PR's copy, "
+            "so review this file before trusting this PR's checks",
+        ),
         (r"(bot/.+|pyproject\.toml|requirements\.lock)", "the bot's own code"),
     )
 )

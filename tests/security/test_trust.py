@@ -288,7 +288,8 @@ def test_pr_settings_giving_everyone_apply_are_not_read(gh, base, tmp_path):
     (".github/infra-bot.yml", "who may run which command, where"),
     (".cfnlintrc.yaml", "cfn-lint's configuration"),
     (".infra-bot/charts/app-1.0.0.tgz", "the chart cache"),
-    (".github/workflows/pr.yml", "the workflows that run the bot"),
+    (".github/workflows/pr.yml", "the workflows that run the bot; a pull_request run uses "
+     "the PR's copy, so review this file before trusting this PR's checks"),
     ("bot/github/validate_pr.py", "the bot's own code"),
     ("environments/prd/eks.yaml", None),  # a deployment file is data
     ("stacks/eks.yaml", None),
