@@ -21,7 +21,6 @@ from bot.commands.handle import run_handle
 from bot.github.context import Outcome
 from bot.render.comments import parse_marker
 from bot.settings import Settings
-from bot.toolchain import Toolchain
 from tests.fakegithub import FakeGitHub
 from tests.moto_fixtures import ACCOUNTS, commit_all, git, make_platform_repo, moto_endpoint
 
@@ -122,15 +121,12 @@ def review(gh: FakeGitHub, number: int) -> str:
     return str(only["body"])
 
 
-def needs_guard() -> None:
-    if Toolchain().find("cfn-guard") is None:
-        pytest.skip("cfn-guard is not installed (infra-bot tools --install)")
-
-
 # --- cost: the PR prices itself -------------------------------------------------------
 
 
-def test_pr_lowering_usage_and_raising_its_threshold_is_judged_with_the_base(gh, base, tmp_path):
+def test_pr_lowering_usage_and_raising_its_threshold_is_judged_with_the_base(
+    gh, base, tmp_path, tools
+):
     """Four NAT gateways (~$130/month in DEV, limit $100). The PR also sets every hour
     to nothing in usage.yaml and its own dev limit to a billion: neither counts."""
     usage = "defaults:\n  hours_per_month: 0\nenvironments: {}\n"
@@ -161,9 +157,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_endpoint
 
 
-def test_pr_changing_the_account_and_roles_of_dev_does_not_move_the_bot(
-    aws, gh, base, tmp_path
-):
+def test_pr_changing_the_account_and_roles_of_dev_does_not_move_the_bot(aws, gh, base, tmp_path):
     from tests.test_cloud_moto import stacks_in
 
     moto_endpoint = aws
@@ -182,8 +176,7 @@ def test_pr_changing_the_account_and_roles_of_dev_does_not_move_the_bot(
 # --- how strictly: the PR deletes a guard rule -----------------------------------------
 
 
-def test_pr_deleting_a_guard_rule_is_checked_with_it_and_told_so(gh, base, tmp_path):
-    needs_guard()
+def test_pr_deleting_a_guard_rule_is_checked_with_it_and_told_so(gh, base, tmp_path, tools):
     pr, ws = pr_head(gh, base, tmp_path, {
         "guard/rules/sc28.guard": None,
         "stacks/logs.yaml": BUCKET,
@@ -206,8 +199,7 @@ def test_pr_deleting_a_guard_rule_is_checked_with_it_and_told_so(gh, base, tmp_p
     assert "- 7 rule file(s) pass their own rule tests" in rest  # the PR's other rules
 
 
-def test_pr_weakening_a_rule_shows_its_own_rule_tests_failing(gh, base, tmp_path):
-    needs_guard()
+def test_pr_weakening_a_rule_shows_its_own_rule_tests_failing(gh, base, tmp_path, tools):
     rule = edit(base, "guard/rules/sc28.guard", 'IN ["aws:kms", "aws:kms:dsse"]',
                 'IN ["aws:kms", "aws:kms:dsse", "AES256"]')  # fmt: skip
     pr, ws = pr_head(gh, base, tmp_path, {"guard/rules/sc28.guard": rule})
@@ -224,7 +216,7 @@ def test_pr_weakening_a_rule_shows_its_own_rule_tests_failing(gh, base, tmp_path
 BAD_PROPERTY = BUCKET.replace("      BucketName: plain-logs\n", "      NotAProperty: 1\n")
 
 
-def test_pr_cfnlintrc_ignoring_checks_is_not_used(gh, base, tmp_path, monkeypatch):
+def test_pr_cfnlintrc_ignoring_checks_is_not_used(gh, base, tmp_path, tools, monkeypatch):
     """The old pr.yml ran the bot inside the PR head, and cfn-lint reads the .cfnlintrc of
     the working directory: the bot must name the trusted one itself."""
     pr, ws = pr_head(gh, base, tmp_path, {
@@ -240,10 +232,9 @@ def test_pr_cfnlintrc_ignoring_checks_is_not_used(gh, base, tmp_path, monkeypatc
     assert "- `.cfnlintrc` (added): cfn-lint's configuration" in body
 
 
-def test_the_trusted_cfnlintrc_is_the_one_applied(gh, base, tmp_path):
+def test_the_trusted_cfnlintrc_is_the_one_applied(gh, base, tmp_path, tools):
     """The other direction: the base's configuration applies to the PR's templates,
     although the PR's checkout has none (and the working directory is elsewhere)."""
-    needs_guard()
     pr, ws = pr_head(gh, base, tmp_path, {"stacks/logs.yaml": BAD_PROPERTY})
     (base / ".cfnlintrc.yaml").write_text("ignore_checks:\n  - E3002\n")
     assert not (ws / ".cfnlintrc.yaml").exists()
@@ -258,7 +249,7 @@ def test_the_trusted_cfnlintrc_is_the_one_applied(gh, base, tmp_path):
 # --- who: the PR gives everyone apply -------------------------------------------------
 
 
-def test_pr_settings_giving_everyone_apply_are_not_read(gh, base, tmp_path):
+def test_pr_settings_giving_everyone_apply_are_not_read(gh, base, tmp_path, tools):
     loose = "apply_before_merge: [dev, tst, prd]\n"
     pr, ws = pr_head(gh, base, tmp_path, {".github/infra-bot.yml": loose})
     for command in ("/infra apply prd", "/infra apply tst"):
@@ -300,7 +291,9 @@ def test_which_changed_files_are_rules(path, what):
     from bot.repo.policy import rules_files
 
     found = rules_files([path], {path: "modified"})
-    assert [(f.path, f.what, f.status) for f in found] == ([(path, what, "modified")] if what else [])
+    assert [(f.path, f.what, f.status) for f in found] == (
+        [(path, what, "modified")] if what else []
+    )
 
 
 def test_the_prs_rules_run_without_the_jobs_secrets(tmp_path, monkeypatch):
@@ -327,13 +320,12 @@ def test_the_prs_rules_run_without_the_jobs_secrets(tmp_path, monkeypatch):
     assert str(ws) not in text.splitlines()[-1], "runs outside the PR checkout"
 
 
-def test_fork_validation_cli_uses_the_base_rules(base, tmp_path):
+def test_fork_validation_cli_uses_the_base_rules(base, tmp_path, tools):
     """pr.yml's fork step: `infra-bot validate --root pr --policy-root .`, in a fresh
     process (no token there; the rules still must be the base's)."""
     import subprocess
     import sys
 
-    needs_guard()
     ws = tmp_path / "pr"
     git(tmp_path, "clone", "-q", str(base), str(ws))
     (ws / "guard/rules/sc28.guard").unlink()
@@ -353,16 +345,16 @@ def test_fork_validation_cli_uses_the_base_rules(base, tmp_path):
     assert "guard/SC28_S3_ENCRYPTED" not in rules_seen()  # the PR's own rules: why it matters
 
 
-def test_a_symlinked_rule_test_is_not_read(tmp_path):
+def test_a_symlinked_rule_test_is_not_read(tmp_path, tools):
     """A PR's guard/tests file linking to a runner file would otherwise be echoed by
     `cfn-guard test` into the review."""
     from bot.github.rules_changes import run_rule_tests
 
-    needs_guard()
-    guard = Toolchain().find("cfn-guard")
-    assert guard is not None
+    guard = tools.require("cfn-guard")
     secret = tmp_path / "runner-file.yaml"
-    secret.write_text("- name: ghs_runner_secret\n  input: {}\n  expectations: {rules: {X: PASS}}\n")
+    secret.write_text(
+        "- name: ghs_runner_secret\n  input: {}\n  expectations: {rules: {X: PASS}}\n"
+    )
     ws = tmp_path / "pr"
     (ws / "guard" / "rules").mkdir(parents=True)
     (ws / "guard" / "tests").mkdir()
