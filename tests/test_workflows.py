@@ -349,8 +349,10 @@ HEAD = (
     "          path: pr\n"
     "          persist-credentials: false\n"
 )
-GOOD_STEPS = TRUSTED + HEAD + "      - run: python -m pip install --no-deps .\n" \
+GOOD_STEPS = (
+    TRUSTED + HEAD + "      - run: python -m pip install --no-deps .\n"
     "      - run: infra-bot handle --workspace pr\n"
+)
 
 
 def with_steps(steps: str) -> dict[str, Any]:
