@@ -66,6 +66,7 @@ def run_handle(
     from bot.github.context import Context
     from bot.github.events import parse_event
     from bot.github.pygithub_api import PyGithubAPI, app_installation_auth, make_retry
+    from bot.github.redacting import activate_for, redacting
     from bot.github.router import route
     from bot.settings import SettingsError
 
@@ -95,7 +96,7 @@ def run_handle(
             write_pause=settings.write_pause,
         )
     ctx = Context(
-        api=api,
+        api=redacting(api, activate_for(settings)),
         settings=settings,
         workspace=(workspace or settings.workspace or Path.cwd()).resolve(),
         sarif_path=sarif,

@@ -384,4 +384,3 @@ def run_demo(
         result = demo.run()
         result.html = render_html(demo.gh, result.steps)
         return result
-

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.repo.model import ENVIRONMENTS_DIR, GUARD_DIR, HELM_DIR, STACKS_DIR, Repository
+from bot.subproc import tool_env
 
 
 class GitError(RuntimeError):
@@ -16,8 +17,9 @@ class GitError(RuntimeError):
 
 def git(root: Path, *args: str) -> str:
     proc = subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-    )
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False,
+        env=tool_env(),
+    )  # fmt: skip
     if proc.returncode != 0:
         raise GitError(f"git {' '.join(args)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -42,9 +44,11 @@ def checkout_at(root: Path, ref: str) -> Path:
     if present:
         archive = subprocess.run(
             ["git", "-C", str(root), "archive", "--format=tar", base, *present],
-            capture_output=True, check=True,
+            capture_output=True, check=True, env=tool_env(),
         )  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        subprocess.run(
+            ["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True, env=tool_env()
+        )
     return tmp
 
 
