@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.github.api import GitHubAPI, PullRequestInfo
+from bot.github.api import GitHubAPI, Permission, PullRequestInfo
 from bot.llm.bedrock import Proposer
 from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.pr import BRANCH_PREFIX
@@ -43,13 +43,28 @@ def refusal_reason(pr: PullRequestInfo) -> str | None:
 
 
 def reviewer_comments(github: GitHubAPI, number: int) -> list[str]:
-    """What people (not bots) said on the PR, newest last, bounded."""
-    texts = [f"{c.author} on {c.path}:{c.line or ''}: {c.body}"
-             for c in github.list_review_comments(number)]  # fmt: skip
-    texts += [f"{c.author}: {c.body}" for c in github.list_issue_comments(number)
+    """What people with write permission (not bots) said on the PR, newest last, bounded.
+
+    Anyone can comment on a public repository's PR; what goes into the prompt is
+    an instruction to the model, so only those who could push the change
+    themselves are heard. Permission is asked once per author.
+    """
+    texts: list[tuple[str, str]] = [
+        (c.author, f"{c.author} on {c.path}:{c.line or ''}: {c.body}")
+        for c in github.list_review_comments(number)
+    ]
+    texts += [(c.author, f"{c.author}: {c.body}") for c in github.list_issue_comments(number)
               if not c.author_is_bot and not c.body.lstrip().startswith("/infra")]  # fmt: skip
-    texts += [f"{r.author} (review): {r.body}" for r in github.list_reviews(number) if r.body]
-    return [t[:MAX_COMMENT_CHARS] for t in texts[-MAX_COMMENTS:]]
+    texts += [(r.author, f"{r.author} (review): {r.body}")
+              for r in github.list_reviews(number) if r.body]  # fmt: skip
+    writers: dict[str, bool] = {}
+    kept = []
+    for author, text in texts:
+        if author not in writers:
+            writers[author] = github.permission(author) >= Permission.WRITE
+        if writers[author]:
+            kept.append(text[:MAX_COMMENT_CHARS])
+    return kept[-MAX_COMMENTS:]
 
 
 def _overlay(ws: Workspace, github: GitHubAPI, pr: PullRequestInfo) -> list[str]:
