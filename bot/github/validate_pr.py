@@ -80,12 +80,14 @@ def validate_pull_request(
     base_ref: str | None = None,
 ) -> ValidateOutcome:
     from bot.render.findings import to_markdown, to_sarif
-    from bot.repo.changes import GitError
+    from bot.repo.changes import GitError, reviewed_paths
     from bot.repo.model import RepoError
 
     files = api.pull_request_files(pr.number)
     try:
-        findings = run_engine(workspace, changed_paths(files), base_ref)
+        findings = run_engine(
+            workspace, reviewed_paths(workspace, base_ref, changed_paths(files)), base_ref
+        )
     except (RepoError, GitError) as exc:
         # The repository's own files are inconsistent: that is the finding.
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
