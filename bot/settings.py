@@ -56,7 +56,7 @@ class Settings(BaseModel):
     app_private_key: SecretStr | None = Field(default=None, repr=False)
     app_installation_id: int | None = None
     # Values of secret-named variables (bot.redact): masked in everything the bot writes.
-    secret_values: frozenset[str] = Field(default=frozenset(), repr=False)
+    secret_values: frozenset[str] = Field(default=frozenset(), repr=False, exclude=True)
 
     @property
     def uses_app(self) -> bool:
