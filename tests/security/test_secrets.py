@@ -87,9 +87,7 @@ def test_a_finding_quoting_secrets_reaches_no_output(
     event = tmp_path / "event.json"
     event.write_text(json.dumps(gh.pull_request_event(pr["number"])))
     summary, sarif = tmp_path / "summary.md", tmp_path / "out.sarif"
-    env = gh.environ(
-        "pull_request", str(event), GITHUB_STEP_SUMMARY=str(summary), **job_env()
-    )
+    env = gh.environ("pull_request", str(event), GITHUB_STEP_SUMMARY=str(summary), **job_env())
 
     outcome = run_handle(Settings.from_env(env), workspace=workspace, sarif=sarif)
 
