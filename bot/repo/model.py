@@ -277,7 +277,10 @@ class Repository:
 
     def deployment_paths(self) -> list[Path]:
         folder = self.root / ENVIRONMENTS_DIR
-        return sorted(p for p in folder.glob("*/*.y*ml") if p.is_file()) if folder.is_dir() else []
+        paths = sorted(p for p in folder.glob("*/*.y*ml") if p.is_file()) if folder.is_dir() else []
+        for p in paths:
+            self.inside(p, f"{ENVIRONMENTS_DIR}/{p.parent.name}/{p.name}")
+        return paths
 
     @cached_property
     def releases(self) -> dict[str, Release]:
