@@ -290,3 +290,26 @@ def test_revision_context_comes_only_from_writers(
     assert "bob: Keep noncurrent versions for 7 days." in sent
     assert "AdministratorAccess" not in sent.split("<reviewer_comments>", 1)[-1]
     assert "mallory" not in sent and "stranger" not in sent
+
+
+def test_a_symlink_out_of_the_checkout_never_reaches_the_prompt(
+    gh: FakeGitHub, bedrock: fb.FakeBedrock, tmp_path: Path, platform: Path
+) -> None:
+    secret = tmp_path / "runner-secret.yaml"
+    secret.write_text("template-file-path: stacks/app-role.yaml\n# s3cr3t-of-the-runner\n")
+    (platform / "environments/dev/app-role.yaml").unlink()
+    (platform / "environments/dev/app-role.yaml").symlink_to(secret)
+    bedrock.push(fb.tool_call({"title": "t", "summary": "s", "edits": []}))
+    issue = gh.add_issue(title="role", author="alice")
+    comment = gh.add_comment(issue["number"], "/infra tighten the app role", author="alice")
+
+    outcome = handle(gh, tmp_path, comment, platform)
+
+    assert outcome.exit_code in (0, 1)
+    sent = "\n".join(r.text() for r in bedrock.requests)
+    assert "s3cr3t-of-the-runner" not in sent
+    assert "s3cr3t" not in written_to_github(gh)
+
+
+def written_to_github(gh: FakeGitHub) -> str:
+    return "\n".join(json.dumps(r.body) for r in gh.requests if r.method != "GET")
