@@ -249,3 +249,10 @@ def test_a_five_megabyte_comment_gets_a_bounded_answer(
     assert outcome.exit_code in (0, 1)
     (reply,) = [c for c in gh.comments_on(issue["number"]) if c["id"] != comment["id"]]
     assert len(reply["body"]) < 10_000
+
+
+def test_a_deep_file_the_model_edits_is_refused_not_recursed_into() -> None:
+    from bot.llm.yamledit import YamlEditError, apply_ops
+
+    with pytest.raises(YamlEditError, match="nests more than 100 levels"):
+        apply_ops("a: " + "[" * DEEP, [])
