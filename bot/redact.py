@@ -46,10 +46,11 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(?<=secretaccesskey)(?:[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}"),
     # STS session tokens start with a fixed (base64 of a protobuf) prefix.
     re.compile(r"\b(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{40,}"),
-    # PEM private keys, including one cut off before its END line.
+    # PEM private keys, including one cut off before its END line (then only the
+    # key material is taken, so a JSON document around it stays JSON).
     re.compile(
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-        r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|.*\Z)",
+        r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)",
         re.DOTALL,
     ),
     # JWTs: the App's JWT, Actions OIDC tokens, EKS bearer tokens are not JWTs but k8s-aws-v1.
@@ -143,3 +144,16 @@ def activate(redactor: Redactor) -> None:
 
 def active() -> Redactor:
     return _active
+
+
+def install_excepthook() -> None:
+    """Tracebacks of uncaught errors pass the active redactor too: an exception
+    message can carry a token (a URL, a tool's stderr) into the job log."""
+    import sys
+    import traceback
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        sys.stderr.write(active().text(text))
+
+    sys.excepthook = hook

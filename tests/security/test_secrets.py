@@ -213,3 +213,37 @@ def test_job_secrets_are_masked_in_every_form() -> None:
     assert redactor.data({"a": [AWS_SECRET, 1, {"k": DEPLOY_PASSWORD}]}) == {
         "a": [MASK, 1, {"k": MASK}]
     }
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "markdown", "github"])
+def test_infra_bot_validate_output_is_masked(tmp_path: Path, fmt: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "logs.yaml").write_text(leaky_template())
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **job_env()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "validate", "--root", str(tmp_path), "--format", fmt,
+         "--check", "cfn-lint"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "E3030" in proc.stdout, proc.stderr
+    assert_clean(proc.stdout + proc.stderr, f"validate --format {fmt}")
+    if fmt in ("json", "sarif"):
+        json.loads(proc.stdout)  # masking keeps the document parseable
+
+
+def test_an_uncaught_error_is_masked_in_the_log() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os\nfrom bot.redact import Redactor, activate, install_excepthook, secret_values\n"
+        "activate(Redactor.of(secret_values(os.environ)))\ninstall_excepthook()\n"
+        "raise RuntimeError('request failed: ' + os.environ['AWS_SECRET_ACCESS_KEY'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **job_env()}, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 1 and "RuntimeError: request failed: ***" in proc.stderr
+    assert_clean(proc.stderr, "the log")
