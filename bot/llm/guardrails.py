@@ -86,7 +86,7 @@ class Signal:
     def describe(self, path: str, via: str = "") -> str:
         text = {
             "suppression": "a policy suppression was added",
-            "open-cidr": "ingress from the whole internet was opened",
+            "open-cidr": "ingress from the whole internet (0.0.0.0/0 or ::/0) was opened",
             "wildcard-iam": "a wildcard IAM permission was granted",
             "admin-policy": "an administrator policy was attached",
             "public": "a resource was made public or privileged",
