@@ -60,12 +60,19 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+# Values a secret-named switch may hold that are words, not secrets: masking
+# them would garble every text that uses the word.
+_NOT_SECRET = re.compile(r"(?i)^(?:true|false|enabled|disabled|required|optional|none|null)$")
+
+
 def secret_values(environ: Mapping[str, str]) -> frozenset[str]:
     """The values of secret-named environment variables worth masking (pure)."""
     return frozenset(
         value
         for name, value in environ.items()
-        if SECRET_NAME.search(name) and len(value.strip()) >= MIN_SECRET_LENGTH
+        if SECRET_NAME.search(name)
+        and len(value.strip()) >= MIN_SECRET_LENGTH
+        and not _NOT_SECRET.match(value.strip())
     )
 
 
