@@ -18,6 +18,7 @@ from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.pr import BRANCH_PREFIX
 from bot.llm.render import changes_section, checks_section, refusal, usage_line, warning_block
 from bot.llm.workspace import Workspace
+from bot.repo.changes import ChangeListError
 
 MAX_COMMENTS = 20
 MAX_COMMENT_CHARS = 2000
@@ -68,8 +69,14 @@ def reviewer_comments(github: GitHubAPI, number: int) -> list[str]:
 
 
 def _overlay(ws: Workspace, github: GitHubAPI, pr: PullRequestInfo) -> list[str]:
+    from bot.repo.changes import API_FILE_CAP
+
     paths = []
-    for changed in github.pull_request_files(pr.number):
+    listed = github.pull_request_files(pr.number)
+    if len(listed) >= API_FILE_CAP:
+        # GitHub stops listing here: the model would revise a change it cannot see whole.
+        raise ChangeListError(f"the pull request has {API_FILE_CAP:,} or more changed files")
+    for changed in listed:
         text = github.read_file(changed.path, pr.head_sha)
         target = ws.root / changed.path
         if text is None or changed.path.split("/")[0] not in ("stacks", "environments",
@@ -98,7 +105,10 @@ def revise_pull_request(
         return Revision(None, None, f"Sorry, I can't revise this pull request: {reason}. {ASK}")
     ws = Workspace.copy_of(repo_root)
     try:
-        _overlay(ws, github, pr)
+        try:
+            _overlay(ws, github, pr)
+        except ChangeListError as exc:
+            return Revision(None, None, f"Sorry, I can't revise this pull request: {exc}. {ASK}")
         # The workspace (main + the PR's files) is what the model sees and edits.
         base = Workspace(origin=repo_root, root=ws.root)
         comments = [*reviewer_comments(github, pr.number), *extra_comments]
