@@ -4,14 +4,13 @@ Everything under stacks/, environments/ and helm-values/ is untrusted when it
 arrives in a PR, so every read is bounded: a byte limit before parsing and an
 alias limit during parsing (an alias bomb is tiny on disk and explodes only when
 something walks the tree, so the byte limit alone does not stop it), and a
-nesting-depth limit checked on the raw text before any parser sees it (libyaml
-crashes the process on a 100,000-deep `[[[[`, and the Python loader would hit
-RecursionError long before).
+nesting-depth limit checked on the parser's event stream before any node is
+built (composing a 100,000-deep `[[[[` crashes the process in libyaml's loader,
+and the Python loader would hit RecursionError long before).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,6 @@ MAX_EXPANDED_NODES = 250_000
 # .Statement[].Condition...); charts' values a little more. Python's loaders
 # recurse per level, so this stays far below where they would fail.
 MAX_DEPTH = 100
-_BLOCK_SCALAR = re.compile(r"(?:^|[\s:-])[|>][0-9+-]{0,2}$")
-_COMMENT = re.compile(r"(?:^|\s)#.*$")
-_SEQ_ENTRY = re.compile(r"(?:[-?:](?:\s+|$))")
 
 
 # libyaml's C loader when PyYAML was built with it: same results, several times faster.
@@ -54,6 +50,8 @@ def read_bounded(path: Path, limit: int = MAX_BYTES) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UnsafeYamlError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    # Depth is refused here, before any reader (cfn-lint's decoder included) sees
+    # the text; aliases are judged by check_aliases, whose refusal cfn-lint reports.
     check_depth(text)
     return text
 
@@ -62,86 +60,57 @@ def _too_deep(limit: int) -> UnsafeYamlError:
     return UnsafeYamlError(f"YAML nests more than {limit} levels deep; refusing it before parsing")
 
 
-class _FlowScanner:
-    """Bracket depth of flow collections across lines, outside quotes and comments."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.quote = ""  # the open quote character, "" outside a quoted scalar
-
-    def line(self, line: str, limit: int, base: int) -> None:
-        prev = " "
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if self.quote == '"':
-                if ch == "\\":
-                    i += 1
-                elif ch == '"':
-                    self.quote = ""
-            elif self.quote == "'":
-                if ch == "'":
-                    self.quote = ""
-            elif ch == "#" and prev in " \t":
-                return
-            elif ch in "\"'" and prev in " \t[{,:-?":
-                self.quote = ch
-            elif ch in "[{":
-                self.depth += 1
-                if base + self.depth > limit:
-                    raise _too_deep(limit)
-            elif ch in "]}":
-                self.depth = max(0, self.depth - 1)
-            prev = ch
-            i += 1
-
-
 def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
-    """Refuse text that nests deeper than `limit`, judged from the text alone.
+    """Refuse text nested deeper than `limit` (see check_aliases for how)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limit:
+                    raise _too_deep(limit)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        _check_brackets(text, limit)
 
-    Flow collections count their open brackets; block collections count the
-    open indentation levels plus compact entries (`- - - x`, `? `). Block
-    scalars (`|`, `>`) and quoted text are skipped: their content is not
-    structure. An overestimate only matters past `limit`, where real files are not.
-    """
-    flow = _FlowScanner()
-    indents: list[int] = []
-    literal_at: int | None = None  # indentation of the line that opened a block scalar
-    for line in text.splitlines():
-        stripped = line.lstrip(" ")
-        indent = len(line) - len(stripped)
-        if literal_at is not None:
-            if not stripped or indent > literal_at:
-                continue
-            literal_at = None
-        if flow.depth == 0 and not flow.quote and stripped and not stripped.startswith("#"):
-            while indents and indents[-1] >= indent:
-                indents.pop()
-            indents.append(indent)
-            compact = 0
-            rest = stripped
-            while (m := _SEQ_ENTRY.match(rest)) is not None:
-                compact += 1
-                rest = rest[m.end() :]
-            if len(indents) + compact > limit:
+
+def _check_brackets(text: str, limit: int) -> None:
+    """JSON-style nesting of `text` (brackets outside double-quoted strings)."""
+    depth = 0
+    quoted = escaped = False
+    for ch in text:
+        if quoted:
+            quoted = escaped or ch != '"'
+            escaped = not escaped and ch == "\\"
+        elif ch == '"':
+            quoted = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
                 raise _too_deep(limit)
-            if _BLOCK_SCALAR.search(_COMMENT.sub("", stripped).rstrip()):
-                literal_at = indent
-                continue
-        flow.line(line, limit, len(indents))
+        elif ch in "]}":
+            depth = max(0, depth - 1)
 
 
-def check_aliases(text: str, limit: int = MAX_EXPANDED_NODES) -> None:
-    """Refuse documents nested too deep or whose alias expansion would exceed
-    `limit` nodes. The depth is checked first, on the text: the event parser
-    used for aliases is the one a deep document crashes."""
-    check_depth(text)
+def check_aliases(text: str, limit: int = MAX_EXPANDED_NODES, depth_limit: int = MAX_DEPTH) -> None:
+    """Refuse documents nested deeper than `depth_limit` or whose alias expansion
+    would exceed `limit` nodes, before any node is built.
+
+    Both are counted on the parser's event stream: libyaml's scanner and parser
+    keep their state on the heap, and it is composing nodes (and constructing
+    objects) that recurses once per level, so the stream stops at the first level
+    too many. Text the YAML parser rejects may still reach a JSON decoder
+    (cfn-lint reads JSON templates itself), so its brackets are counted instead.
+    """
     sizes: dict[str, int] = {}
     stack: list[tuple[str | None, int]] = [(None, 0)]
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.CollectionStartEvent):
                 stack.append((event.anchor, 1))
+                if len(stack) - 1 > depth_limit:
+                    raise _too_deep(depth_limit)
                 continue
             if isinstance(event, yaml.CollectionEndEvent):
                 anchor, size = stack.pop()
@@ -164,7 +133,7 @@ def check_aliases(text: str, limit: int = MAX_EXPANDED_NODES) -> None:
                 )
     except yaml.YAMLError:
         # Syntax errors are reported by the real parser with a better message.
-        return
+        _check_brackets(text, depth_limit)
 
 
 def load_data(path: Path) -> Any:

@@ -81,6 +81,8 @@ DEEP = 100_000
         ("comment hiding a block scalar", "stacks/deep.yaml", "a: # |\n  " + "- " * DEEP + "x\n"),
         ("JSON", "stacks/deep.json", '{"a": ' * DEEP + "1" + "}" * DEEP),
         ("a deployment file", "environments/dev/deep.yaml", "[" * DEEP),
+        ("a quote inside a plain scalar", "stacks/deep.yaml", "a: x 'y\nb: " + "[" * DEEP),
+        ("JSON the YAML parser rejects", "stacks/deep.json", '\t{"a": ' * DEEP + "1"),
     ],
 )  # fmt: skip
 def test_deep_nesting_is_refused_before_parsing(
