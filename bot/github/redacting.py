@@ -44,6 +44,10 @@ class RedactingGitHubAPI:
     def repository(self) -> str:
         return self.inner.repository
 
+    @property
+    def bot_login(self) -> str:
+        return self.inner.bot_login
+
     # --- reads: passed through -------------------------------------------
     def default_branch(self) -> str:
         return self.inner.default_branch()
@@ -137,9 +141,17 @@ class RedactingGitHubAPI:
             sha, state, r.text(context), r.text(description), r.text(target_url)
         )
 
-    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+    def record_deployment(
+        self,
+        environment: str,
+        sha: str,
+        state: str,
+        description: str,
+        payload: dict[str, object] | None = None,
+    ) -> int:
+        masked = None if payload is None else self.redactor.data(payload)
         return self.inner.record_deployment(
-            environment, sha, state, self.redactor.text(description)
+            environment, sha, state, self.redactor.text(description), masked
         )
 
 
