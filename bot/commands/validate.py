@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from bot.commands.common import fail, repo_root
+from bot.redact import active
 
 
 class Format(StrEnum):
@@ -33,6 +34,12 @@ def validate(
     check: list[str] = typer.Option([], "--check", help="Run only these checks."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file."),
     root: Path | None = typer.Option(None, "--root", help="Repository root."),
+    policy_root: Path | None = typer.Option(
+        None,
+        "--policy-root",
+        help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
+        "(default: --root). The PR workflow passes the base commit's.",
+    ),
 ) -> None:
     """Run cfn-lint, cfn-guard, the Kubernetes schema check and cross-stack checks."""
     from bot.checks.engine import all_targets, changed_targets, run_checks, targets_for_paths
@@ -45,7 +52,10 @@ def validate(
         threshold = Severity.parse(fail_on)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    repo = Repository(root.resolve() if root else repo_root())
+    from bot.repo.policy import Policy
+
+    trusted = Policy(policy_root.resolve()) if policy_root else None
+    repo = Repository(root.resolve() if root else repo_root(), trusted=trusted)
     envs = tuple(env)
     try:
         for name in envs:
@@ -61,7 +71,7 @@ def validate(
         )
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = _render(report.findings, fmt, report.checks)
+    text = active().text(_render(report.findings, fmt, report.checks))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:
