@@ -284,6 +284,8 @@ class FakeGitHub:
             "INFRA_BOT_RETRY_BACKOFF": "0",
         }
         env.update(extra)
+        if env["GITHUB_TOKEN"] and env["GITHUB_TOKEN"] not in self.tokens:
+            self.add_token(env["GITHUB_TOKEN"], kind="actions")  # the job's token is valid
         return env
 
     # --- state setup ----------------------------------------------------------

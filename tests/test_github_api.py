@@ -251,8 +251,9 @@ def test_pages_are_followed_to_the_end_past_30(gh):
 
 def test_pr_files_at_githubs_cap_fail_loudly(gh):
     pr = gh.add_pull_request({f"stacks/s{i:04}.yaml": "x\n" for i in range(3_000)})
-    with pytest.raises(TooManyFilesError, match="git diff"):
+    with pytest.raises(TooManyFilesError, match="git diff") as info:
         gh.client().pull_request_files(pr["number"])
+    assert len(info.value.files) == 3_000  # what GitHub listed, for the caller's report
     below = gh.add_pull_request({f"stacks/t{i:04}.yaml": "x\n" for i in range(2_999)},
                                 branch="other")  # fmt: skip
     assert len(gh.client().pull_request_files(below["number"])) == 2_999
@@ -382,12 +383,14 @@ def test_a_generated_pr_body_is_capped_before_the_branch_is_pushed(gh, monkeypat
     assert gh.pulls[outcome.pull_request.number]["body"].endswith("the diff has every change._")
 
 
-def test_validate_stops_before_writing_when_the_file_list_is_cut(gh, tmp_path):
+def test_validate_fails_the_review_when_the_file_list_is_cut(gh, tmp_path):
     from bot.github.validate_pr import validate_pull_request
 
     pr = gh.add_pull_request({f"stacks/s{i:04}.yaml": "x\n" for i in range(3_000)})
     api = gh.client()
     settings = Settings.from_env(gh.environ("pull_request", str(tmp_path / "event.json")))
-    with pytest.raises(TooManyFilesError):
-        validate_pull_request(api, settings, api.pull_request(pr["number"]), workspace=tmp_path)
-    assert gh.count("POST") == 0 and gh.reviews == {} and gh.statuses == {}
+    outcome = validate_pull_request(api, settings, api.pull_request(pr["number"]),
+                                    workspace=tmp_path)  # fmt: skip
+    assert outcome.state is StatusState.FAILURE
+    (review,) = gh.reviews_on(pr["number"])
+    assert "GitHub lists at most 3,000" in review["body"]

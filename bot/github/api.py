@@ -68,8 +68,13 @@ class TooManyFilesError(GitHubError):
     """The PR's file list reached GitHub's cap, so it is not the whole change.
 
     The true list of changed files has to come from git (a checkout and
-    `git diff --name-status base...head`), never from this endpoint.
+    `git diff --name-status base...head`), never from this endpoint. `files` is
+    what GitHub did list, for a caller that reports the cut (bot.repo.changes).
     """
+
+    def __init__(self, message: str, *, hint: str, files: tuple[ChangedFile, ...]) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
 
 
 class Permission(IntEnum):

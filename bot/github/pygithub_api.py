@@ -447,9 +447,9 @@ class PyGithubAPI:
             raise TooManyFilesError(
                 f"GitHub listed {len(files)} files of pull request #{number}: its cap, so "
                 "the list may be incomplete",
-                status=None,
                 hint="the changed files must come from git (git diff --name-status "
                 "base...head in a checkout), not from the pull request files API",
+                files=tuple(files),
             )
         return files
 
