@@ -138,6 +138,12 @@ def _run_one(check: type[Check], ctx: CheckContext) -> tuple[list[Finding], Cove
         return [crashed], Coverage(check.id, Status.CRASHED, reason=f"{type(exc).__name__}: {exc}")
 
 
+def skipped_report(reason: str, checks: Registry | None = None) -> Report:
+    """The report of a run that had nothing to look at: every check skipped, with why."""
+    ids = list(registry() if checks is None else checks)
+    return Report([], Targets(), ids, [Coverage(i, Status.SKIPPED, reason=reason) for i in ids])
+
+
 def nothing_to_check(targets: Targets, what: str, *, expected: bool) -> Finding | None:
     """A run with no targets says so: an error when the user asked for files
     (or the whole repository) and found none, a note when a diff touched none."""

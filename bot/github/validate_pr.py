@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bot.checks.base import Coverage
 from bot.findings import Finding, Severity
 from bot.github.actions import append_summary, log, write_sarif
 from bot.github.api import ChangedFile, GitHubAPI, PullRequestInfo, StatusState
 from bot.github.review import ReviewOutcome, post_review
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.checks.engine import Report
 
 STATUS_CONTEXT = "infra-bot/validate"
 
@@ -25,6 +30,7 @@ class ValidateOutcome:
     findings: tuple[Finding, ...]
     review: ReviewOutcome
     state: StatusState
+    coverage: tuple[Coverage, ...] = ()
 
 
 def changed_paths(files: list[ChangedFile]) -> list[str]:
@@ -33,9 +39,9 @@ def changed_paths(files: list[ChangedFile]) -> list[str]:
     return sorted(paths)
 
 
-def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> list[Finding]:
+def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> Report:
     """The checks over what the changed paths touch (plus dependent stacks)."""
-    from bot.checks.engine import all_targets, run_checks, targets_for_paths
+    from bot.checks.engine import all_targets, run_checks, skipped_report, targets_for_paths
     from bot.repo.changes import touched
     from bot.repo.graph import build_graph
     from bot.repo.model import Repository
@@ -57,9 +63,9 @@ def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> list[
             chosen += [d.path for s, d in repo.deployments(env).items() if s in stacks]
         chosen += [repo.releases[r].folder for r in sorted(diff.releases) if r in repo.releases]
         if not chosen:
-            return []
+            return skipped_report("no stack, deployment file or release changed")
         targets = targets_for_paths(repo, chosen, ())
-    return run_checks(repo, targets, Toolchain(), base_ref=base_ref).findings
+    return run_checks(repo, targets, Toolchain(), base_ref=base_ref)
 
 
 def status_for(findings: list[Finding]) -> tuple[StatusState, str]:
@@ -79,24 +85,29 @@ def validate_pull_request(
     sarif_path: Path | None = None,
     base_ref: str | None = None,
 ) -> ValidateOutcome:
-    from bot.render.findings import to_markdown, to_sarif
+    from bot.checks.engine import skipped_report
+    from bot.render.findings import coverage_summary, to_markdown, to_sarif
     from bot.repo.changes import GitError
     from bot.repo.model import RepoError
 
     files = api.pull_request_files(pr.number)
     try:
-        findings = run_engine(workspace, changed_paths(files), base_ref)
+        report = run_engine(workspace, changed_paths(files), base_ref)
     except (RepoError, GitError) as exc:
         # The repository's own files are inconsistent: that is the finding.
-        findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
+        report = skipped_report("the repository's files are inconsistent (repo/invalid)")
+        report.findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
+    findings, coverage = report.findings, report.coverage
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
-        api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files
-    )
+        api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,
+        coverage=coverage,
+    )  # fmt: skip
     state, description = status_for(findings)
     api.set_commit_status(pr.head_sha, state, STATUS_CONTEXT, description, settings.run_url)
-    append_summary(settings.step_summary, to_markdown(findings, f"infra-bot validate #{pr.number}"))
-    write_sarif(sarif_path, to_sarif(findings, ["cfn-lint", "cfn-guard"]))
-    log(f"validate #{pr.number} {pr.head_sha[:7]}: {description}; review: "
-        f"{'posted' if review.posted else review.reason}")  # fmt: skip
-    return ValidateOutcome(tuple(findings), review, state)
+    summary = to_markdown(findings, f"infra-bot validate #{pr.number}", coverage)
+    append_summary(settings.step_summary, summary)
+    write_sarif(sarif_path, to_sarif(findings, ["cfn-lint", "cfn-guard"], coverage))
+    log(f"validate #{pr.number} {pr.head_sha[:7]}: {description}; {coverage_summary(coverage)}; "
+        f"review: {'posted' if review.posted else review.reason}")  # fmt: skip
+    return ValidateOutcome(tuple(findings), review, state, tuple(coverage))
