@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.checks.base import Count, Coverage, Status
 from bot.cli import app
 from bot.findings import Finding, Severity
 from bot.github.commands import CommandRequest
 from bot.github.grammar import Command, Verb, Where
-from bot.checks.base import Count, Coverage, Status
 from bot.llm.checking import engine_checker
 from bot.llm.localgit import write_branch
 from bot.llm.loop import FileChange, Proposal

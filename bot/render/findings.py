@@ -75,26 +75,27 @@ def coverage_summary(coverage: Iterable[Coverage]) -> str:
     return " · ".join(parts)
 
 
+def _block(title: str, items: list[Coverage]) -> str:
+    return f"**{title}:**\n\n" + "\n".join(f"- {escape_md(coverage_line(c))}" for c in items)
+
+
 def coverage_md(coverage: Iterable[Coverage]) -> str:
     """The "what was checked" block of every Markdown body."""
     items = list(coverage)
-    if not items:
-        return ":warning: **No check ran.**"
-    lines = ["**Checks run:**" if ran(items) else ":warning: **No check ran.**", ""]
-    lines += [f"- {escape_md(coverage_line(c))}" for c in ran(items)]
+    blocks = [_block("Checks run", ran(items)) if ran(items) else ":warning: **No check ran.**"]
     if not_run(items):
-        lines += ["", "**Skipped:**", ""]
-        lines += [f"- {escape_md(coverage_line(c))}" for c in not_run(items)]
-    return "\n".join(lines)
+        blocks.append(_block("Skipped", not_run(items)))
+    return "\n\n".join(blocks)
 
 
 def clean_md(coverage: Iterable[Coverage], subject: str) -> str:
     """The all-clear, claimed only for what actually ran."""
     items = list(coverage)
     if not ran(items):
-        return f":warning: No check ran on {subject}, so nothing was checked.\n\n" + coverage_md(
-            items
-        )
+        blocks = [f":warning: No check ran on {subject}, so nothing was checked."]
+        if items:
+            blocks.append(_block("Skipped", items))
+        return "\n\n".join(blocks)
     names = ", ".join(c.check for c in ran(items))
     return f":white_check_mark: {names} found nothing on {subject}.\n\n" + coverage_md(items)
 
