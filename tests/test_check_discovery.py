@@ -239,3 +239,7 @@ def test_handle_validates_a_pull_request_with_every_check(
     assert "kube — no releases" in review["body"]
     assert "cfn-lint: 1 template, 3 deployment files" in review["body"]
     assert "kube — no releases" in summary.read_text()
+    (commit_status,) = gh.statuses[pr["head"]["sha"]]
+    assert commit_status["description"].endswith(
+        "; ran cfn-guard, cfn-lint, cross-stack, load; skipped kube"
+    )

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.checks.base import Count, Coverage, Skip, Status
+from bot.checks.base import Check, CheckContext, Count, Coverage, Skip, Status
 from bot.checks.engine import all_targets, run_checks
+from bot.findings import Finding, Severity
 from bot.github.review import plan_review, review_body
 from bot.llm.checking import engine_checker
 from bot.llm.loop import generate
@@ -235,6 +236,37 @@ def test_review_and_pr_body_without_coverage_claim_no_pass() -> None:
     assert "No check ran on this commit" in body and "found nothing" not in body
     assert "kube — no releases" in review_body(plan_review([], []), [], "abc1234", at,
                                                coverage=[GUARD, KUBE_NONE])  # fmt: skip
+
+
+def test_a_check_whose_coverage_crashes_keeps_its_findings(
+    make_repo: Callable[..., Path],
+) -> None:
+    class Flaky(Check):
+        id = "flaky"
+        description = "finds one thing, then cannot say what it covered"
+
+        def run(self, ctx: CheckContext) -> list[Finding]:
+            return [Finding("stacks/q.yaml", 1, 1, "flaky/one", Severity.WARNING, "found")]
+
+        def coverage(self, ctx: CheckContext, findings: list[Finding]) -> Coverage:
+            raise OSError("rules unreadable")
+
+    repo = Repository(make_repo({"stacks/q.yaml": QUEUE}))
+    report = run_checks(repo, all_targets(repo, ()), Toolchain(), checks={"flaky": Flaky})
+    assert [f.check_id for f in report.findings] == ["flaky/crashed", "flaky/one"]
+    (cov,) = report.coverage
+    assert (cov.status, cov.reason) == (Status.CRASHED, "OSError: rules unreadable")
+
+
+def test_skipped_names_from_a_pull_request_are_quoted_in_markdown() -> None:
+    cov = Coverage(
+        "cfn-lint",
+        Status.RAN,
+        (Count("deployment files", 1),),
+        skipped=(Skip("environments/dev/@team-<b>.yaml", "cfn-lint/template-missing"),),
+    )
+    md = to_markdown([], coverage=[cov])
+    assert "@\u200bteam-&lt;b&gt;.yaml" in md and "<b>" not in md
 
 
 def test_every_format_carries_the_coverage() -> None:

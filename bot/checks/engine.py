@@ -123,19 +123,28 @@ def _run_one(check: type[Check], ctx: CheckContext) -> tuple[list[Finding], Cove
     try:
         instance = check()
         found = instance.run(ctx)
+    except Exception as exc:
+        return _crashed(check.id, exc, [])
+    try:
         return found, instance.coverage(ctx, found)
     except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        crashed = Finding(
-            "",
-            0,
-            0,
-            f"{check.id}/crashed",
-            Severity.ERROR,
-            f"the {check.id} check could not run: {type(exc).__name__}: {exc} "
-            f"(at {Path(where.filename).name}:{where.lineno})",
-        )
-        return [crashed], Coverage(check.id, Status.CRASHED, reason=f"{type(exc).__name__}: {exc}")
+        # The findings stand; only the record of what was covered is lost, and says so.
+        return _crashed(check.id, exc, found)
+
+
+def _crashed(check_id: str, exc: Exception, found: list[Finding]) -> tuple[list[Finding], Coverage]:
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    crashed = Finding(
+        "",
+        0,
+        0,
+        f"{check_id}/crashed",
+        Severity.ERROR,
+        f"the {check_id} check could not run: {type(exc).__name__}: {exc} "
+        f"(at {Path(where.filename).name}:{where.lineno})",
+    )
+    reason = f"{type(exc).__name__}: {exc}"
+    return [*found, crashed], Coverage(check_id, Status.CRASHED, reason=reason)
 
 
 def skipped_report(reason: str, checks: Registry | None = None) -> Report:

@@ -119,7 +119,8 @@ def rule_files(root: Path) -> list[Path]:
 
 def rule_names(files: list[Path]) -> set[str]:
     """The named rules the files declare: what "checked against N rules" counts."""
-    return {m.group(1) for f in files for m in _RULE.finditer(f.read_text(encoding="utf-8"))}
+    texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    return {m.group(1) for text in texts for m in _RULE.finditer(text)}
 
 
 def no_rules_finding() -> Finding:

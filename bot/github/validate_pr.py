@@ -8,6 +8,7 @@ files), the head commit's time, the bot's previous reviews, the new review
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,12 +69,16 @@ def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> Repor
     return run_checks(repo, targets, Toolchain(), base_ref=base_ref)
 
 
-def status_for(findings: list[Finding]) -> tuple[StatusState, str]:
-    from bot.render.findings import summary_counts
+def status_for(
+    findings: list[Finding], coverage: Sequence[Coverage] = ()
+) -> tuple[StatusState, str]:
+    from bot.render.findings import checks_named, summary_counts
 
     failed = any(f.severity >= Severity.ERROR for f in findings)
     state = StatusState.FAILURE if failed else StatusState.SUCCESS
-    return state, summary_counts(findings) if findings else "no findings"
+    counts = summary_counts(findings) if findings else "no findings"
+    # GitHub cuts a status description at 140 characters.
+    return state, f"{counts}; {checks_named(coverage)}"[:140]
 
 
 def validate_pull_request(
@@ -103,7 +108,7 @@ def validate_pull_request(
         api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,
         coverage=coverage,
     )  # fmt: skip
-    state, description = status_for(findings)
+    state, description = status_for(findings, coverage)
     api.set_commit_status(pr.head_sha, state, STATUS_CONTEXT, description, settings.run_url)
     summary = to_markdown(findings, f"infra-bot validate #{pr.number}", coverage)
     append_summary(settings.step_summary, summary)

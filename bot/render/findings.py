@@ -62,6 +62,14 @@ def not_run(coverage: Iterable[Coverage]) -> list[Coverage]:
     return [c for c in coverage if c.status is not Status.RAN]
 
 
+def checks_named(coverage: Iterable[Coverage]) -> str:
+    """The shortest honest form, for a commit status: `ran a, b; skipped c`."""
+    items = list(coverage)
+    done = ", ".join(c.check for c in ran(items)) or "none"
+    rest = ", ".join(c.check for c in not_run(items))
+    return f"ran {done}" + (f"; skipped {rest}" if rest else "")
+
+
 def coverage_summary(coverage: Iterable[Coverage]) -> str:
     """One line for logs, statuses and the text report."""
     items = list(coverage)
@@ -76,7 +84,9 @@ def coverage_summary(coverage: Iterable[Coverage]) -> str:
 
 
 def _block(title: str, items: list[Coverage]) -> str:
-    return f"**{title}:**\n\n" + "\n".join(f"- {escape_md(coverage_line(c))}" for c in items)
+    # Skipped items are file and folder names from the PR: quoted like any user text.
+    lines = [f"- {quote_untrusted(escape_md(coverage_line(c)))}" for c in items]
+    return f"**{title}:**\n\n" + "\n".join(lines)
 
 
 def coverage_md(coverage: Iterable[Coverage]) -> str:
