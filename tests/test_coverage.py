@@ -305,3 +305,16 @@ def test_github_annotations_carry_the_coverage_of_the_reference_repo() -> None:
     (line,) = [x for x in proc.stdout.splitlines() if x.startswith("::notice title=infra-bot")]
     stacks = len(list((ROOT / "stacks").glob("*.yaml")))
     assert line == f"::notice title=infra-bot checked::cross-stack: {stacks} stacks, 3 environments"
+
+
+def test_generate_cli_says_which_checks_ran(tmp_path: Path) -> None:
+    root = copy_platform(tmp_path / "platform")
+    shutil.rmtree(root / "helm-values")
+    git_commit(root, "initial")
+    proc = bot_cli(
+        "generate", "add an SQS queue for order events", "--offline", "--root", str(root)
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("checked: ")]
+    assert line.startswith("checked: cfn-guard: 1 template, ")
+    assert line.endswith(" · skipped: kube — no releases")
