@@ -173,6 +173,12 @@ def test_kube_coverage_counts_rendered_releases_per_environment(
     (cov,) = run_checks(uncached, all_targets(uncached, ()), tools, only=["kube"]).coverage
     assert cov.status is Status.SKIPPED
     assert cov.skipped == (Skip("web", "kube/chart-unavailable"),)
+    # Releases render per environment: with no environment, nothing was rendered.
+    for env in (tmp_path / "repo" / "environments").glob("*.yaml"):
+        env.unlink()
+    bare = Repository(tmp_path / "repo")
+    (cov,) = run_checks(bare, all_targets(bare, ()), tools, only=["kube"]).coverage
+    assert coverage_line(cov) == "kube — no environments"
 
 
 # --- the renderers -----------------------------------------------------------------

@@ -275,8 +275,10 @@ def test_text_output_and_fail_on(repo_with: Callable[..., Path], tools: Toolchai
 
 
 @pytest.mark.parametrize(
-    "args", [["--fail-on", "fatal"], ["--env", "nowhere"], ["--format", "xml"]]
-)
+    "args",
+    [["--fail-on", "fatal"], ["--env", "nowhere"], ["--format", "xml"], ["--check", "nosuch"],
+     ["stacks/nope.yaml"]],
+)  # fmt: skip
 def test_usage_errors_exit_2(repo_with: Callable[..., Path], args: list[str]) -> None:
     code, _ = validate(repo_with({"stacks/logs.yaml": GOOD_BUCKET}), *args)
     assert code == 2

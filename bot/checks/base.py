@@ -127,7 +127,11 @@ class Check(ABC):
             return Coverage(self.id, Status.SKIPPED, reason=f"no {wanted}")
         skips = skipped_by(findings)
         if Input.RELEASES in self.inputs and ctx.targets.releases:
-            counts.append(Count("environments", len(_environments(ctx))))
+            envs = _environments(ctx)
+            if not envs and len(self.inputs) == 1:
+                # Releases render per environment: with none, nothing was rendered.
+                return Coverage(self.id, Status.SKIPPED, tuple(counts), "no environments")
+            counts.append(Count("environments", len(envs)))
             names = {s.item for s in skips}
             if len(self.inputs) == 1 and names >= {r.name for r in ctx.targets.releases}:
                 return Coverage(self.id, Status.SKIPPED, tuple(counts), "every release skipped",

@@ -80,10 +80,14 @@ def _run(
         run_checks,
         targets_for_paths,
     )
+    from bot.repo.model import RepoError
     from bot.toolchain import Toolchain
 
     for name in envs:
         repo.environment(name)
+    missing = [str(p) for p in paths if not (p if p.is_absolute() else repo.root / p).exists()]
+    if missing:
+        raise RepoError(f"no such file or folder: {', '.join(missing)}")
     if paths:
         targets = targets_for_paths(repo, paths, envs)
         what = ", ".join(str(p) for p in paths)
