@@ -165,7 +165,7 @@ def test_kube_coverage_counts_rendered_releases_per_environment(
     repo = make_kube_repo(tmp_path / "repo")
     (cov,) = run_checks(repo, all_targets(repo, ()), tools, only=["kube"]).coverage
     assert (cov.status, cov.skipped) == (Status.RAN, ())
-    assert coverage_line(cov) == "kube: 1 release, 3 environments"
+    assert coverage_line(cov) == "kube: 1 release x 3 environments"
     uncached = make_kube_repo(
         tmp_path / "uncached",
         release={"chart": "signoz", "repository": "https://charts.signoz.io", "version": "0.71.0"},
@@ -195,9 +195,9 @@ CRASHED = Coverage("cfn-lint", Status.CRASHED, reason="RuntimeError: kaput")
 @pytest.mark.parametrize(
     ("coverage", "line"),
     [
-        (GUARD, "cfn-guard: 14 templates, 31 rules"),
+        (GUARD, "cfn-guard: 14 templates against 31 rules"),
         (KUBE_NONE, "kube — no releases"),
-        (KUBE_SOME, "kube: 9 releases, 3 environments "
+        (KUBE_SOME, "kube: 9 releases x 3 environments "
                     "(2 skipped, see kube/chart-unavailable: velero, signoz)"),
         (CRASHED, "cfn-lint — could not run (RuntimeError: kaput)"),
         (Coverage("load", Status.RAN, (Count("templates", 1),)), "load: 1 template"),
@@ -212,7 +212,7 @@ def test_coverage_line(coverage: Coverage, line: str) -> None:
 
 def test_summary_separates_what_ran_from_what_did_not() -> None:
     assert coverage_summary([GUARD, KUBE_NONE, CRASHED]) == (
-        "checked: cfn-guard: 14 templates, 31 rules · skipped: kube — no releases; "
+        "checked: cfn-guard: 14 templates against 31 rules · skipped: kube — no releases; "
         "cfn-lint — could not run (RuntimeError: kaput)"
     )
     assert coverage_summary([KUBE_NONE]) == "no check ran · skipped: kube — no releases"
@@ -222,7 +222,7 @@ def test_summary_separates_what_ran_from_what_did_not() -> None:
     ("coverage", "expected", "absent"),
     [
         ([GUARD, KUBE_NONE], [":white_check_mark: cfn-guard found nothing on this commit",
-                              "- cfn-guard: 14 templates, 31 rules", "**Skipped:**",
+                              "- cfn-guard: 14 templates against 31 rules", "**Skipped:**",
                               "- kube — no releases"], []),
         ([KUBE_NONE], [":warning: No check ran on this commit"], [":white_check_mark:"]),
         ([], [":warning: No check ran on this commit"], [":white_check_mark:"]),
@@ -278,10 +278,10 @@ def test_skipped_names_from_a_pull_request_are_quoted_in_markdown() -> None:
 def test_every_format_carries_the_coverage() -> None:
     cov = [GUARD, KUBE_NONE]
     md = to_markdown([], coverage=cov)
-    assert "- cfn-guard: 14 templates, 31 rules" in md and "- kube — no releases" in md
+    assert "- cfn-guard: 14 templates against 31 rules" in md and "- kube — no releases" in md
     annotations = to_github([], cov).splitlines()
     assert annotations == [
-        "::notice title=infra-bot checked::cfn-guard: 14 templates, 31 rules",
+        "::notice title=infra-bot checked::cfn-guard: 14 templates against 31 rules",
         "::notice title=infra-bot skipped::kube — no releases",
     ]
     runs = {r["tool"]["driver"]["name"]: r for r in to_sarif([], [], cov)["runs"]}
@@ -302,7 +302,7 @@ def test_generated_pull_request_body_lists_the_checks_that_ran(tmp_path: Path) -
     body = pr_body(proposal, 7)
     assert "found nothing on the changed files" in body
     assert "- kube — no releases" in body
-    assert any(line.startswith("- cfn-guard: 1 template, ") for line in body.splitlines())
+    assert any(line.startswith("- cfn-guard: 1 template against ") for line in body.splitlines())
 
 
 def test_github_annotations_carry_the_coverage_of_the_reference_repo() -> None:
@@ -310,7 +310,8 @@ def test_github_annotations_carry_the_coverage_of_the_reference_repo() -> None:
     assert proc.returncode == 0, proc.stderr
     (line,) = [x for x in proc.stdout.splitlines() if x.startswith("::notice title=infra-bot")]
     stacks = len(list((ROOT / "stacks").glob("*.yaml")))
-    assert line == f"::notice title=infra-bot checked::cross-stack: {stacks} stacks, 3 environments"
+    expected = f"cross-stack: {stacks} stacks x 3 environments"
+    assert line == f"::notice title=infra-bot checked::{expected}"
 
 
 def test_generate_cli_says_which_checks_ran(tmp_path: Path) -> None:
@@ -322,5 +323,5 @@ def test_generate_cli_says_which_checks_ran(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("checked: ")]
-    assert line.startswith("checked: cfn-guard: 1 template, ")
+    assert line.startswith("checked: cfn-guard: 1 template against ")
     assert line.endswith(" · skipped: kube — no releases")

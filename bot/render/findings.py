@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot import __version__
-from bot.checks.base import Coverage, Status
+from bot.checks.base import Count, Coverage, Status
 from bot.findings import Finding, Severity
 from bot.render.text import escape_md, quote_untrusted
 
@@ -36,13 +36,25 @@ def by_file(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
     return dict(grouped)
 
 
+# How a count reads after the one before it: every release is rendered for each
+# environment, every template is checked against every rule.
+_JOINERS = {"environments": " x ", "rules": " against "}
+
+
+def counts_text(counts: Iterable[Count]) -> str:
+    text = ""
+    for i, count in enumerate(counts):
+        text += (_JOINERS.get(count.noun, ", ") if i else "") + str(count)
+    return text
+
+
 def coverage_line(c: Coverage) -> str:
     """One check's record: `cfn-guard: 14 templates, 31 rules` or `kube — no releases`."""
     if c.status is Status.SKIPPED and not c.skipped:
         return f"{c.check} — {c.reason}"
     if c.status is Status.CRASHED:
         return f"{c.check} — could not run ({c.reason})"
-    text = f"{c.check}: {', '.join(str(n) for n in c.counts)}"
+    text = f"{c.check}: {counts_text(c.counts)}"
     groups: dict[str, list[str]] = defaultdict(list)
     for skip in c.skipped:
         groups[skip.reason].append(skip.item)
@@ -71,7 +83,7 @@ def checks_named(coverage: Iterable[Coverage]) -> str:
 
 
 def coverage_summary(coverage: Iterable[Coverage]) -> str:
-    """One line for logs, statuses and the text report."""
+    """One line for logs and the command line."""
     items = list(coverage)
     parts = []
     if ran(items):
