@@ -127,7 +127,7 @@ def test_select_keeps_registry_order_and_refuses_unknown_ids() -> None:
 
 def test_nothing_in_bot_registers_a_check_by_import_side_effect() -> None:
     # The old pattern: a `register` decorator filling a module-level dict.
-    sources = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
+    sources = "\n".join(p.read_text() for p in (ROOT / "bot" / "checks").rglob("*.py"))
     assert "@register" not in sources
     assert "REGISTRY" not in sources
 
