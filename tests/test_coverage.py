@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.checks.base import Check, CheckContext, Count, Coverage, Skip, Status
+from bot.checks.base import Check, CheckContext, Count, Coverage, Skip, Status, skipped_by
 from bot.checks.engine import all_targets, run_checks
 from bot.findings import Finding, Severity
 from bot.github.review import plan_review, review_body
@@ -325,3 +325,24 @@ def test_generate_cli_says_which_checks_ran(tmp_path: Path) -> None:
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("checked: ")]
     assert line.startswith("checked: cfn-guard: 1 template against ")
     assert line.endswith(" · skipped: kube — no releases")
+
+
+def _note(message: str, resource: str | None, severity: Severity = Severity.INFO) -> Finding:
+    return Finding("helm-values/web/release.yaml", 0, 0, "kube/chart-x", severity, message,
+                   resource=resource)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("finding", "skipped"),
+    [
+        (_note("skipped: chart web 1.0 is not available locally", "web"), True),
+        (_note("release web was NOT checked: chart web 1.0: 404", "web", Severity.ERROR), True),
+        (_note("[dev] Deployment/web: runs as root", "Deployment/web", Severity.ERROR), False),
+        (_note("no schema for Foo; those documents were not schema-checked", "web"), False),
+        (_note("skipped: chart web 1.0 is not available locally", None), False),
+    ],
+)  # fmt: skip
+def test_a_finding_that_says_an_item_was_not_checked_is_a_skip(
+    finding: Finding, skipped: bool
+) -> None:
+    assert skipped_by([finding]) == ((Skip("web", "kube/chart-x"),) if skipped else ())

@@ -6,20 +6,22 @@ bot.checks.discovery finds it there. Nothing registers itself on import.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bot.findings import Finding, Severity
+from bot.findings import Finding
 from bot.repo.model import Release, Repository
 from bot.toolchain import Toolchain
 
 # A check that leaves one of its items out (a chart it cannot find, say) says so
-# with an INFO finding whose message starts with this and whose `resource` names
-# the item; coverage counts those as skipped instead of checked.
-SKIPPED_PREFIX = "skipped:"
+# in a finding whose message starts with "skipped:" or says "not checked", and
+# whose `resource` names the item; coverage counts those items as skipped, not
+# checked. Such a finding without a `resource` means the check left out everything.
+NOT_CHECKED = re.compile(r"^skipped:|\bnot checked\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,13 @@ class Coverage:
         }
 
 
+def not_checked(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if NOT_CHECKED.search(f.message)]
+
+
 def skipped_by(findings: list[Finding]) -> tuple[Skip, ...]:
     """The items the check's own findings say it left out."""
-    skips = {
-        Skip(f.resource, f.check_id)
-        for f in findings
-        if f.severity is Severity.INFO and f.resource and f.message.startswith(SKIPPED_PREFIX)
-    }
+    skips = {Skip(f.resource, f.check_id) for f in not_checked(findings) if f.resource}
     return tuple(sorted(skips, key=lambda s: (s.reason, s.item)))
 
 
@@ -125,17 +127,26 @@ class Check(ABC):
         if not counts:
             wanted = " or ".join(sorted(kind.value for kind in self.inputs))
             return Coverage(self.id, Status.SKIPPED, reason=f"no {wanted}")
+        whole = [f for f in not_checked(findings) if not f.resource]
+        if whole:
+            return Coverage(
+                self.id, Status.SKIPPED, tuple(counts), f"not checked, see {whole[0].check_id}"
+            )
         skips = skipped_by(findings)
-        if Input.RELEASES in self.inputs and ctx.targets.releases:
-            envs = _environments(ctx)
-            if not envs and len(self.inputs) == 1:
-                # Releases render per environment: with none, nothing was rendered.
-                return Coverage(self.id, Status.SKIPPED, tuple(counts), "no environments")
-            counts.append(Count("environments", len(envs)))
-            names = {s.item for s in skips}
-            if len(self.inputs) == 1 and names >= {r.name for r in ctx.targets.releases}:
-                return Coverage(self.id, Status.SKIPPED, tuple(counts), "every release skipped",
-                                skips)  # fmt: skip
+        if self.inputs == {Input.RELEASES}:
+            return self._per_environment(ctx, counts, skips)
+        return Coverage(self.id, Status.RAN, tuple(counts), skipped=skips)
+
+    def _per_environment(
+        self, ctx: CheckContext, counts: list[Count], skips: tuple[Skip, ...]
+    ) -> Coverage:
+        """Releases are rendered once per environment: count both, and say when none was."""
+        envs = _environments(ctx)
+        if not envs:
+            return Coverage(self.id, Status.SKIPPED, tuple(counts), "no environments")
+        counts = [*counts, Count("environments", len(envs))]
+        if {s.item for s in skips} >= {r.name for r in ctx.targets.releases}:
+            return Coverage(self.id, Status.SKIPPED, tuple(counts), "every release skipped", skips)
         return Coverage(self.id, Status.RAN, tuple(counts), skipped=skips)
 
     def _given(self, ctx: CheckContext) -> list[tuple[Input, int]]:
