@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -38,9 +39,25 @@ from tests.test_handle_events import BASE_TEMPLATE, HEAD_TEMPLATE, make_workspac
 ALL_CHECKS = {"cfn-guard", "cfn-lint", "cross-stack", "kube", "load"}
 
 
+def closed_port_url() -> str:
+    """A 127.0.0.1 address nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def offline(chart_dir: Path) -> dict[str, str]:
+    """An empty chart cache, and every request but those to 127.0.0.1 sent to a closed
+    local port: the reference releases' public chart repositories stay out of reach."""
+    closed = closed_port_url()
+    return {"INFRA_BOT_CHART_DIR": str(chart_dir), "HTTPS_PROXY": closed, "HTTP_PROXY": closed,
+            "NO_PROXY": "127.0.0.1"}  # fmt: skip
+
+
 def bot_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Any:
     """`infra-bot ...` in a fresh interpreter: nothing imported beforehand."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_"))}
+    dropped = ("AWS_", "GITHUB_", "NO_PROXY", "no_proxy", "https_proxy", "http_proxy")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args], cwd=cwd, env={**base, **(env or {})},
         capture_output=True, text=True, timeout=600, check=False,
@@ -136,14 +153,16 @@ def test_nothing_in_bot_registers_a_check_by_import_side_effect() -> None:
 
 
 def test_validate_runs_every_check_in_a_fresh_process(tmp_path: Path) -> None:
-    proc = bot_cli("validate", "--format", "json", env={"INFRA_BOT_CHART_DIR": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    coverage = json.loads(proc.stdout)["coverage"]
+    proc = bot_cli("validate", "--format", "json", env=offline(tmp_path))
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == (1 if any(f["severity"] == "error" for f in doc["findings"]) else 0)
+    coverage = doc["coverage"]
     assert {c["check"] for c in coverage} == ALL_CHECKS
     by_id = {c["check"]: c for c in coverage}
     assert by_id["cfn-guard"]["status"] == "ran"
     assert by_id["cfn-guard"]["counts"]["templates"] == len(list((ROOT / "stacks").glob("*.yaml")))
-    # No chart is cached here, so the kube check says it skipped every release.
+    # No chart is reachable here, so the kube check says it skipped every release.
     releases = sorted(p.name for p in (ROOT / "helm-values").iterdir() if p.is_dir())
     assert by_id["kube"]["status"] == "skipped"
     assert sorted(s["item"] for s in by_id["kube"]["skipped"]) == releases
@@ -161,8 +180,7 @@ def test_unknown_check_is_a_usage_error_listing_the_valid_ids(name: str) -> None
 
 def test_selected_check_alone_runs_and_says_so(tmp_path: Path) -> None:
     proc = bot_cli(
-        "validate", "--check", "kube", "--format", "json",
-        env={"INFRA_BOT_CHART_DIR": str(tmp_path)},
+        "validate", "--check", "kube", "--format", "json", env=offline(tmp_path)
     )  # fmt: skip
     coverage = json.loads(proc.stdout)["coverage"]
     assert [c["check"] for c in coverage] == ["kube"]
@@ -225,7 +243,7 @@ def test_handle_validates_a_pull_request_with_every_check(
     event.write_text(json.dumps(gh.pull_request_event(pr["number"])))
     summary, sarif = tmp_path / "summary.md", tmp_path / "out.sarif"
     env = gh.environ("pull_request", str(event), GITHUB_STEP_SUMMARY=str(summary),
-                     GITHUB_WORKSPACE=str(workspace), INFRA_BOT_CHART_DIR=str(tmp_path))  # fmt: skip
+                     GITHUB_WORKSPACE=str(workspace), **offline(tmp_path))  # fmt: skip
     proc = bot_cli("handle", "--workspace", str(workspace), "--sarif", str(sarif), env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     runs = json.loads(sarif.read_text())["runs"]

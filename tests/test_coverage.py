@@ -36,7 +36,6 @@ from bot.repo.model import Repository
 from bot.toolchain import Toolchain
 from tests.conftest import ROOT, git_commit
 from tests.test_check_discovery import ALL_CHECKS, bot_cli
-from tests.test_kube_check import make_repo as make_kube_repo
 from tests.test_llm_offline import copy_platform
 from tests.test_validate import GOOD_BUCKET
 
@@ -158,26 +157,55 @@ def test_the_reference_platform_coverage_counts_what_is_there(tmp_path: Path) ->
     assert by_id["cross-stack"].counts == (Count("stacks", stacks), Count("environments", 3))
 
 
-def test_kube_coverage_counts_rendered_releases_per_environment(
-    tmp_path: Path, tools: Toolchain, monkeypatch: pytest.MonkeyPatch
+def _note(message: str, resource: str | None, severity: Severity = Severity.INFO) -> Finding:
+    return Finding("helm-values/web/release.yaml", 0, 0, "kube/chart-x", severity, message,
+                   resource=resource)  # fmt: skip
+
+
+RELEASE = """\
+chart: web-app
+repository: https://charts.example.com
+version: 0.3.1
+namespace: web
+cluster_stack: eks-cluster
+"""
+
+
+def kube_context(make_repo: Callable[..., Path], *, envs: bool = True) -> CheckContext:
+    files = {"helm-values/web/release.yaml": RELEASE, "helm-values/api/release.yaml": RELEASE}
+    if envs:
+        files |= {"environments/dev.yaml": DEV, "environments/prd.yaml": DEV}
+    repo = Repository(make_repo(files))
+    return CheckContext(repo, all_targets(repo, ()), Toolchain())
+
+
+@pytest.mark.parametrize(
+    ("findings", "status", "line"),
+    [
+        ([], Status.RAN, "kube: 2 releases x 2 environments"),
+        ([_note("skipped: chart web-app 0.3.1 is not available locally", "web")], Status.RAN,
+         "kube: 2 releases x 2 environments (1 skipped, see kube/chart-x: web)"),
+        ([_note("skipped: chart web-app 0.3.1 is not available locally", "web"),
+          _note("release api was NOT checked: pull failed", "api", Severity.ERROR)],
+         Status.SKIPPED,
+         "kube: 2 releases x 2 environments (2 skipped, see kube/chart-x: api, web)"),
+        ([_note("the chart cache is unwritable. Not checked: api, web.", None, Severity.ERROR)],
+         Status.SKIPPED, "kube — not checked, see kube/chart-x"),
+    ],
+)  # fmt: skip
+def test_kube_coverage_counts_releases_per_environment_minus_those_not_checked(
+    make_repo: Callable[..., Path], findings: list[Finding], status: Status, line: str
 ) -> None:
-    monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path / "empty-cache"))
-    repo = make_kube_repo(tmp_path / "repo")
-    (cov,) = run_checks(repo, all_targets(repo, ()), tools, only=["kube"]).coverage
-    assert (cov.status, cov.skipped) == (Status.RAN, ())
-    assert coverage_line(cov) == "kube: 1 release x 3 environments"
-    uncached = make_kube_repo(
-        tmp_path / "uncached",
-        release={"chart": "signoz", "repository": "https://charts.signoz.io", "version": "0.71.0"},
-    )
-    (cov,) = run_checks(uncached, all_targets(uncached, ()), tools, only=["kube"]).coverage
-    assert cov.status is Status.SKIPPED
-    assert cov.skipped == (Skip("web", "kube/chart-unavailable"),)
-    # Releases render per environment: with no environment, nothing was rendered.
-    for env in (tmp_path / "repo" / "environments").glob("*.yaml"):
-        env.unlink()
-    bare = Repository(tmp_path / "repo")
-    (cov,) = run_checks(bare, all_targets(bare, ()), tools, only=["kube"]).coverage
+    from bot.checks.kube import KubeCheck
+
+    cov = KubeCheck().coverage(kube_context(make_repo), findings)
+    assert (cov.status, coverage_line(cov)) == (status, line)
+
+
+def test_kube_without_an_environment_rendered_nothing(make_repo: Callable[..., Path]) -> None:
+    from bot.checks.kube import KubeCheck
+
+    cov = KubeCheck().coverage(kube_context(make_repo, envs=False), [])
     assert coverage_line(cov) == "kube — no environments"
 
 
@@ -325,11 +353,6 @@ def test_generate_cli_says_which_checks_ran(tmp_path: Path) -> None:
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("checked: ")]
     assert line.startswith("checked: cfn-guard: 1 template against ")
     assert line.endswith(" · skipped: kube — no releases")
-
-
-def _note(message: str, resource: str | None, severity: Severity = Severity.INFO) -> Finding:
-    return Finding("helm-values/web/release.yaml", 0, 0, "kube/chart-x", severity, message,
-                   resource=resource)  # fmt: skip
 
 
 @pytest.mark.parametrize(
