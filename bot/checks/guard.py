@@ -112,8 +112,7 @@ def run_guard(binary: Path, rules: list[Path], data: list[Path], timeout: float 
     return json.loads(proc.stdout or "[]")
 
 
-def rule_files(root: Path) -> list[Path]:
-    folder = root / RULES_DIR
+def rule_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.guard")) if folder.is_dir() else []
 
 
@@ -137,7 +136,8 @@ class GuardCheck(Check):
     description: ClassVar[str] = "cfn-guard NIST 800-53 rules under guard/rules"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
-        rules = rule_files(ctx.repo.root)
+        # The trusted rules: a PR that deletes or loosens one is still checked with it.
+        rules = rule_files(ctx.repo.policy.guard_rules_dir)
         data = _guardable(ctx)
         if not data:
             return []
@@ -152,7 +152,7 @@ class GuardCheck(Check):
         data = _guardable(ctx)
         if not data:
             return Coverage(self.id, Status.SKIPPED, reason="no templates")
-        files = rule_files(ctx.repo.root)
+        files = rule_files(ctx.repo.policy.guard_rules_dir)
         if not files:
             reason = f"no rules under {RULES_DIR.as_posix()}"
             return Coverage(self.id, Status.SKIPPED, reason=reason)

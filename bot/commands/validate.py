@@ -38,6 +38,12 @@ def validate(
     check: list[str] = typer.Option([], "--check", help="Run only these checks (ids)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file."),
     root: Path | None = typer.Option(None, "--root", help="Repository root."),
+    policy_root: Path | None = typer.Option(
+        None,
+        "--policy-root",
+        help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
+        "(default: --root). The PR workflow passes the base commit's.",
+    ),
 ) -> None:
     """Run every check in bot.checks: cfn-lint, cfn-guard, the Kubernetes check, cross-stack."""
     from bot.checks.discovery import UnknownCheckError, registry, select
@@ -50,7 +56,10 @@ def validate(
         select(registry(), list(check) or None)
     except (ValueError, UnknownCheckError) as exc:
         raise fail(str(exc)) from None
-    repo = Repository(root.resolve() if root else repo_root())
+    from bot.repo.policy import Policy
+
+    trusted = Policy(policy_root.resolve()) if policy_root else None
+    repo = Repository(root.resolve() if root else repo_root(), trusted=trusted)
     try:
         report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
     except (RepoError, GitError) as exc:
