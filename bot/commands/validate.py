@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from bot.commands.common import fail, repo_root
+from bot.redact import active
 
 if TYPE_CHECKING:
     from bot.checks.engine import Report
@@ -64,7 +65,7 @@ def validate(
         report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = _render(report, fmt)
+    text = active().text(_render(report, fmt))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:
