@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import findings_cache
+
 # Importing the modules registers their checks.
 from bot.checks import (  # noqa: F401
     cfnlint_check,
@@ -109,7 +111,7 @@ def run_checks(
     # cfn-lint is pure Python and holds the GIL; guard and helm are subprocesses,
     # so running checks in threads lets those use the second core meanwhile.
     with ThreadPoolExecutor(max_workers=max(1, len(ids))) as pool:
-        futures = {i: pool.submit(_run_one, i, ctx) for i in ids}
+        futures = {i: pool.submit(findings_cache.wrap(_run_one), i, ctx) for i in ids}
         findings = [f for i in ids for f in futures[i].result()]
     return Report(sorted(set(findings)), targets, ids)
 

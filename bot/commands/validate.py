@@ -33,8 +33,17 @@ def validate(
     check: list[str] = typer.Option([], "--check", help="Run only these checks."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file."),
     root: Path | None = typer.Option(None, "--root", help="Repository root."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Run every check; neither read nor write the findings cache."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None,
+        envvar="INFRA_BOT_FINDINGS_CACHE",
+        help="Findings cache (default: ~/.cache/infra-bot/findings, or under $XDG_CACHE_HOME).",
+    ),
 ) -> None:
     """Run cfn-lint, cfn-guard, the Kubernetes schema check and cross-stack checks."""
+    from bot import findings_cache
     from bot.checks.engine import all_targets, changed_targets, run_checks, targets_for_paths
     from bot.findings import Severity
     from bot.repo.changes import GitError
@@ -56,9 +65,15 @@ def validate(
             targets = changed_targets(repo, changed_since, envs)
         else:
             targets = all_targets(repo, envs)
-        report = run_checks(
-            repo, targets, Toolchain(), only=list(check) or None, base_ref=changed_since
+        cache = (
+            None
+            if no_cache
+            else findings_cache.FindingsCache(cache_dir or findings_cache.default_dir())
         )
+        with findings_cache.using(cache):
+            report = run_checks(
+                repo, targets, Toolchain(), only=list(check) or None, base_ref=changed_since
+            )
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
     text = _render(report.findings, fmt, report.checks)

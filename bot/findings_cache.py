@@ -1,0 +1,252 @@
+"""Findings cached by content, so re-validating an unchanged repository costs almost nothing.
+
+One entry holds what one check found over one run's targets. Its key is a
+sha256 over everything the result can depend on:
+
+- the check id and this cache's format;
+- the tools: Python, the cfn-lint distribution, the cfn-guard binary's version,
+  and the bytes of infra-bot's own code (a changed check is a new key);
+- the targets (paths and bytes of every template and deployment file);
+- the bytes of every file that says how strictly to check: everything under
+  stacks/, environments/, guard/ and helm-values/, the repository's and the
+  working directory's `.cfnlintrc`, `.github/infra-bot.yml`; the same for the
+  base checkout of `--changed-since`, and the changed paths.
+
+So a hit is exactly what a miss would compute. What is not cached: a check not
+in CACHED_CHECKS (the Kubernetes check reads charts from a chart cache and
+tools the key does not cover), and a result that holds a crash finding (a
+missing tool is not a property of the content). An entry that cannot be read
+or decoded is a miss, and is overwritten.
+
+The engine asks `wrap` for the function that runs one check; it is the plain
+function unless a caller (the command line) opened a cache with `using`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from bot.checks.base import CheckContext
+    from bot.repo.model import Repository
+
+FORMAT = 1
+CACHED_CHECKS = frozenset({"cfn-lint", "cfn-guard", "cross-stack", "load"})
+INPUT_DIRS = ("stacks", "environments", "guard", "helm-values")
+INPUT_FILES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml", ".github/infra-bot.yml")
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+RunOne = Callable[[str, "CheckContext"], list[Finding]]
+
+
+def default_dir() -> Path:
+    """Outside the workspace: the user cache dir, next to the pinned tools."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "infra-bot" / "findings"
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tree(root: Path) -> Iterator[tuple[str, str]]:
+    """(relative path, sha256) of the input files under root, in a stable order."""
+    for rel in INPUT_FILES:
+        path = root / rel
+        if path.is_file():
+            yield rel, _file_digest(path)
+    for top in INPUT_DIRS:
+        for folder, dirs, files in os.walk(root / top):
+            dirs.sort()
+            for name in sorted(files):
+                path = Path(folder, name)
+                if path.is_file():
+                    yield path.relative_to(root).as_posix(), _file_digest(path)
+
+
+@cache
+def _code_digest() -> str:
+    """infra-bot's own code: a new version of a check is a new key."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _paths(repo: Repository, paths: Iterable[Path]) -> list[tuple[str, str]]:
+    return [(repo.rel(p), _file_digest(p)) for p in paths if p.is_file()]
+
+
+def cache_key(check_id: str, ctx: CheckContext) -> str:
+    guard = ctx.tools.find("cfn-guard")
+    targets = ctx.targets
+    parts: dict[str, Any] = {
+        "format": FORMAT,
+        "check": check_id,
+        "python": sys.version,
+        "cfn-lint": _dist_version("cfn-lint"),
+        "cfn-guard": guard.version if guard else None,
+        "code": _code_digest(),
+        "templates": _paths(ctx.repo, targets.templates),
+        "deployment_files": _paths(ctx.repo, targets.deployment_files),
+        "releases": [r.name for r in targets.releases],
+        "environments": list(targets.environments),
+        "inputs": list(_tree(ctx.repo.root)),
+        "cwd": list(_tree_cwd()),
+        "base": list(_tree(ctx.base_repo.root)) if ctx.base_repo else None,
+        "changed": sorted(ctx.changed_paths),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _tree_cwd() -> Iterator[tuple[str, str]]:
+    """cfn-lint also reads a `.cfnlintrc` in the working directory."""
+    for rel in INPUT_FILES[:3]:
+        path = Path.cwd() / rel
+        if path.is_file():
+            yield rel, _file_digest(path)
+
+
+def encode(findings: list[Finding]) -> list[dict[str, Any]]:
+    out = []
+    for f in findings:
+        data = f.to_dict()
+        data["severity"] = int(f.severity)
+        data["extra"] = [list(pair) for pair in f.extra]
+        out.append(data)
+    return out
+
+
+def _str(data: dict[str, Any], name: str, *, optional: bool = False) -> Any:
+    value = data[name]
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise TypeError(name)
+
+
+def _int(data: dict[str, Any], name: str) -> int:
+    value = data[name]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(name)
+
+
+def decode(items: object) -> list[Finding]:
+    """The findings of an entry; raises on anything that is not exactly what encode wrote."""
+    if not isinstance(items, list):
+        raise TypeError("findings")
+    out = []
+    for data in items:
+        if not isinstance(data, dict):
+            raise TypeError("finding")
+        extra = data["extra"]
+        if not isinstance(extra, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            for p in extra
+        ):
+            raise TypeError("extra")
+        out.append(
+            Finding(
+                path=_str(data, "path"),
+                line=_int(data, "line"),
+                column=_int(data, "column"),
+                check_id=_str(data, "check_id"),
+                severity=Severity(_int(data, "severity")),
+                message=_str(data, "message"),
+                tool=_str(data, "tool"),
+                nist_control=_str(data, "nist_control", optional=True),
+                help_url=_str(data, "help_url", optional=True),
+                resource=_str(data, "resource", optional=True),
+                extra=tuple((k, v) for k, v in extra),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class FindingsCache:
+    """Entries as JSON files under `root`, one per key."""
+
+    root: Path
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str, check_id: str) -> list[Finding] | None:
+        try:
+            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
+            if entry["format"] != FORMAT or entry["key"] != key or entry["check"] != check_id:
+                return None
+            return decode(entry["findings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or corrupt: a miss, overwritten below
+
+    def put(self, key: str, check_id: str, findings: list[Finding]) -> None:
+        path = self._path(key)
+        entry = {"format": FORMAT, "key": key, "check": check_id, "findings": encode(findings)}
+        with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(entry), encoding="utf-8")
+            tmp.replace(path)  # a concurrent reader sees the old entry or the new one
+
+    def run(self, check_id: str, ctx: CheckContext, run_one: RunOne) -> list[Finding]:
+        if check_id not in CACHED_CHECKS:
+            return run_one(check_id, ctx)
+        key = cache_key(check_id, ctx)
+        if (hit := self.get(key, check_id)) is not None:
+            return hit
+        findings = run_one(check_id, ctx)
+        if not any(f.check_id.endswith("/crashed") for f in findings):
+            self.put(key, check_id, findings)
+        return findings
+
+
+_ACTIVE: ContextVar[FindingsCache | None] = ContextVar("findings_cache", default=None)
+
+
+@contextlib.contextmanager
+def using(findings_cache: FindingsCache | None) -> Iterator[None]:
+    """Checks run by the engine inside this block go through `findings_cache` (None: off)."""
+    token = _ACTIVE.set(findings_cache)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def wrap(run_one: RunOne) -> RunOne:
+    """`run_one` through the cache opened by `using`, if any.
+
+    Called in the engine's thread, so the cache is read before the check moves
+    to a worker thread (a ContextVar does not follow a job into a thread pool).
+    """
+    active = _ACTIVE.get()
+    if active is None:
+        return run_one
+
+    def run(check_id: str, ctx: CheckContext) -> list[Finding]:
+        return active.run(check_id, ctx, run_one)
+
+    return run
