@@ -72,12 +72,17 @@ def _init() -> None:
     _STATE["rules"] = Runner(config).rules
 
 
+def load_rules() -> None:
+    """_init, unless this process already has the rules (a worker forked after loading)."""
+    if not _STATE:
+        _init()
+
+
 def lint(job: Job) -> list[Finding]:
     from cfnlint.config import ParameterSet
     from cfnlint.runner import run_template_by_file_path
 
-    if not _STATE:
-        _init()
+    load_rules()
     config = _STATE["config"]
     if job.parameters is None:
         cfg = config.evolve(templates=[job.template])
@@ -102,14 +107,31 @@ def deployment_jobs(repo: Repository, files: tuple[Path, ...]) -> list[Job]:
     return jobs
 
 
+def _server() -> multiprocessing.context.ForkServerContext:
+    """The process the pool's workers fork from, with cfn-lint's rules loaded once for all.
+
+    forkserver, not fork: the engine runs checks in threads, and forking a
+    process with live threads can leave the child holding a dead lock.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", "bot.lint_server"])
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server now, so cfn-lint imports while the caller reads templates."""
+    from multiprocessing import forkserver
+
+    _server()
+    forkserver.ensure_running()
+
+
 def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
     if workers <= 1 or len(jobs) < POOL_MIN_JOBS:
         return [lint(job) for job in jobs]
-    # forkserver, not fork: the engine runs checks in threads, and forking a
-    # process with live threads can leave the child holding a dead lock.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init) as pool:
-        return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    with ProcessPoolExecutor(workers, mp_context=_server(), initializer=load_rules) as pool:
+        # One template per task: lint times differ by 100x and do not follow size.
+        return list(pool.map(lint, jobs))
 
 
 @register

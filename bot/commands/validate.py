@@ -6,10 +6,14 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.commands.common import fail, repo_root
+
+if TYPE_CHECKING:
+    from bot.checks.base import Targets
 
 
 class Format(StrEnum):
@@ -70,10 +74,14 @@ def validate(
             if no_cache
             else findings_cache.FindingsCache(cache_dir or findings_cache.default_dir())
         )
-        with findings_cache.using(cache):
-            report = run_checks(
-                repo, targets, Toolchain(), only=list(check) or None, base_ref=changed_since
-            )
+        tools, only = Toolchain(), list(check) or None
+        report = None
+        if cache and not changed_since:
+            report = findings_cache.cached_report(repo, targets, tools, only, cache)
+        if report is None:
+            _warm_up_lint(targets, only)
+            with findings_cache.using(cache):
+                report = run_checks(repo, targets, tools, only=only, base_ref=changed_since)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
     text = _render(report.findings, fmt, report.checks)
@@ -85,6 +93,15 @@ def validate(
         sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     if report.failed(threshold):
         raise typer.Exit(1)
+
+
+def _warm_up_lint(targets: Targets, only: list[str] | None) -> None:
+    """Enough templates for cfn-lint's process pool: start it while the engine reads them."""
+    from bot.checks import cfnlint_check
+
+    jobs = len(targets.templates) + len(targets.deployment_files)
+    if (only is None or "cfn-lint" in only) and jobs >= cfnlint_check.POOL_MIN_JOBS:
+        cfnlint_check.warm_up()
 
 
 def _render(findings: list, fmt: Format, checks: list[str]) -> str:  # type: ignore[type-arg]
