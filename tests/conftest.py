@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -12,6 +13,12 @@ import pytest
 from bot.toolchain import Toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _findings_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Command-line runs in tests cache findings in a temporary folder, not ~/.cache."""
+    os.environ["INFRA_BOT_FINDINGS_CACHE"] = str(tmp_path_factory.mktemp("findings-cache"))
 
 
 @pytest.fixture(scope="session")
