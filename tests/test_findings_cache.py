@@ -15,9 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import findings_cache
-from bot.checks import cfnlint_check, guard
+from bot.checks import cfnlint_check, engine, guard
 from bot.checks.base import CheckContext
-from bot.checks import engine
 from bot.checks.engine import all_targets, run_checks
 from bot.cli import app
 from bot.findings import Finding, Severity
