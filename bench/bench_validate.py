@@ -190,11 +190,12 @@ def rounds(sides: dict[str, Callable[[], object]], repeat: int) -> dict[str, Tim
     """Each side `repeat` times, interleaved; every result must equal the side's first."""
     times: dict[str, list[float]] = {name: [] for name in sides}
     first: dict[str, object] = {}
-    for _ in range(repeat):
+    for n in range(repeat):
         for name, fn in sides.items():
             start = time.perf_counter()
             result = fn()
             times[name].append(time.perf_counter() - start)
+            print(f"  round {n + 1}/{repeat} {name}: {times[name][-1]:.2f} s", file=sys.stderr)
             if first.setdefault(name, result) != result:
                 raise BenchFailed(f"{name}: a repeat found something else than the first run")
     return {name: Timing(t) for name, t in times.items()}
