@@ -12,10 +12,15 @@ sha256 over everything the result can depend on:
   working directory's `.cfnlintrc`, `.github/infra-bot.yml`; the same for the
   base checkout of `--changed-since`, and the changed paths.
 
+The Kubernetes check also reads charts (from the chart cache, or file://
+folders anywhere in the repository) and runs helm and kubeconform, so its key
+adds those tools' versions, the bytes of every file of the repository (but
+.git, .infra-bot, .venv) and of the chart cache.
+
 So a hit is exactly what a miss would compute. What is not cached: a check not
-in CACHED_CHECKS (the Kubernetes check reads charts from a chart cache and
-tools the key does not cover), and a result that holds a crash finding (a
-missing tool is not a property of the content). An entry that cannot be read
+in CACHED_CHECKS (a new check joins it once its key covers what it reads), and a
+result that holds a crash finding (a missing tool is not a property of the
+content). An entry that cannot be read
 or decoded is a miss, and is overwritten.
 
 The engine asks `wrap` for the function that runs one check; it is the plain
@@ -48,9 +53,10 @@ if TYPE_CHECKING:
     from bot.toolchain import Toolchain
 
 FORMAT = 1
-CACHED_CHECKS = frozenset({"cfn-lint", "cfn-guard", "cross-stack", "load"})
+CACHED_CHECKS = frozenset({"cfn-lint", "cfn-guard", "cross-stack", "load", "kube"})
 INPUT_DIRS = ("stacks", "environments", "guard", "helm-values")
 INPUT_FILES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml", ".github/infra-bot.yml")
+SKIPPED_DIRS = frozenset({".git", ".infra-bot", ".venv"})
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
 RunOne = Callable[[str, "CheckContext"], list[Finding]]
@@ -79,6 +85,30 @@ def _tree(root: Path) -> Iterator[tuple[str, str]]:
                 path = Path(folder, name)
                 if path.is_file():
                     yield path.relative_to(root).as_posix(), _file_digest(path)
+
+
+def _everything(root: Path) -> Iterator[tuple[str, str]]:
+    """(relative path, sha256) of every file under root but SKIPPED_DIRS."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.is_file():
+                yield path.relative_to(root).as_posix(), _file_digest(path)
+
+
+def _kube_inputs(ctx: CheckContext) -> dict[str, Any]:
+    from bot.checks.kube import chart_cache_dir
+
+    charts = chart_cache_dir(ctx.repo.root, os.environ)
+    helm, kubeconform = ctx.tools.find("helm"), ctx.tools.find("kubeconform")
+    return {
+        "helm": helm.version if helm else None,
+        "kubeconform": kubeconform.version if kubeconform else None,
+        "kubernetes-validate": _dist_version("kubernetes-validate"),
+        "repository": list(_everything(ctx.repo.root)),
+        "chart_cache": [str(charts), *_everything(charts)] if charts.is_dir() else str(charts),
+    }
 
 
 @cache
@@ -125,6 +155,8 @@ def inputs(ctx: CheckContext) -> dict[str, Any]:
 
 def cache_key(check_id: str, ctx: CheckContext, common: dict[str, Any] | None = None) -> str:
     parts = {**(common if common is not None else inputs(ctx)), "check": check_id}
+    if check_id == "kube":
+        parts["kube"] = _kube_inputs(ctx)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

@@ -152,3 +152,25 @@ def test_encode_decode_round_trip() -> None:
     )  # fmt: skip
     (back,) = findings_cache.decode(json.loads(json.dumps(findings_cache.encode([finding]))))
     assert back == finding and back.extra == finding.extra
+
+
+def test_kube_hit_and_a_changed_chart_is_a_miss(tmp_path: Path, tools: Toolchain) -> None:
+    from tests.test_kube_check import make_repo as make_kube_repo
+
+    if tools.find("helm") is None:
+        pytest.skip("helm not available (run `infra-bot tools --install`)")
+    root = make_kube_repo(tmp_path / "repo").root
+    cache = tmp_path / "cache"
+    clean = validate(root, cache, "--check", "kube")
+    assert clean == (0, [])
+    assert validate(root, cache, "--check", "kube") == clean
+    # The chart lives in the repository (file://), outside helm-values/: still a miss.
+    chart_values = root / "tests" / "charts" / "web-app" / "values.yaml"
+    chart_values.write_text(
+        chart_values.read_text().replace("allowPrivilegeEscalation: false",
+                                         "allowPrivilegeEscalation: true")
+    )  # fmt: skip
+    code, changed = validate(root, cache, "--check", "kube")
+    assert code == 1
+    assert any(f["check_id"] == "guard/K8S_NO_PRIVILEGE_ESCALATION" for f in changed)
+    assert validate(root, cache, "--check", "kube", "--no-cache") == (code, changed)
