@@ -6,7 +6,8 @@ sha256 over everything the result can depend on:
 - the check id and this cache's format;
 - the tools: Python, the cfn-lint distribution, the cfn-guard binary's version,
   and the bytes of infra-bot's own code (a changed check is a new key);
-- the targets (paths and bytes of every template and deployment file);
+- where the repository is, and the targets (paths and bytes of every template
+  and deployment file);
 - the bytes of every file that says how strictly to check: everything under
   stacks/, environments/, guard/ and helm-values/, the repository's and the
   working directory's `.cfnlintrc`, `.github/infra-bot.yml`; the same for the
@@ -142,6 +143,8 @@ def inputs(ctx: CheckContext) -> dict[str, Any]:
         "cfn-lint": _dist_version("cfn-lint"),
         "cfn-guard": guard.version if guard else None,
         "code": _code_digest(),
+        # Where the checkout is: a tool's message may name an absolute path.
+        "root": str(ctx.repo.root.resolve()),
         "templates": _paths(ctx.repo, targets.templates),
         "deployment_files": _paths(ctx.repo, targets.deployment_files),
         "releases": [r.name for r in targets.releases],
