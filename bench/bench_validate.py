@@ -20,6 +20,7 @@ with the same number of runs, in interleaved rounds (so load drift hits both):
   cfn-lint   one `cfn-lint` process over all the files;
   infra-bot  `infra-bot validate --format json --no-cache` (all checks);
   cached     the same with a findings cache that already holds this content;
+  miss       the same with an empty findings cache (what a miss costs, writes included);
   --help     `infra-bot --help` against `python -c pass`.
 
 Run: python -m bench.bench_validate [--repeat N] [--files N] [--startup-repeat N]
@@ -152,6 +153,7 @@ class Bench:
         ]
         self.env = dict(os.environ, INFRA_BOT_FINDINGS_CACHE=str(cache))
         self.verdicts: Counter[str] = Counter()
+        self.fresh = 0
 
     def per_file(self) -> set[Match]:
         found: set[Match] = set()
@@ -172,6 +174,14 @@ class Bench:
         cmd = [str(BIN / "infra-bot"), "validate", "--root", str(self.repo), "--format", "json"]
         proc = run([*cmd, *flags], env=self.env)
         return infra_bot_findings(proc, f"infra-bot validate {' '.join(flags)}".strip())
+
+    def infra_bot_empty_cache(self) -> list[dict[str, Any]]:
+        """A miss that also writes the entries: a new, empty cache folder each time."""
+        self.fresh += 1
+        cache = Path(self.env["INFRA_BOT_FINDINGS_CACHE"]).with_name(f"fresh-{self.fresh}")
+        cmd = [str(BIN / "infra-bot"), "validate", "--root", str(self.repo), "--format", "json"]
+        proc = run([*cmd, "--cache-dir", str(cache)], env=self.env)
+        return infra_bot_findings(proc, "infra-bot validate (empty cache)")
 
     def help(self) -> str:
         proc = run([str(BIN / "infra-bot"), "--help"], env=self.env)
@@ -264,6 +274,7 @@ def main() -> None:
                 "cfn-lint": bench.one_cfn_lint,
                 "infra-bot": lambda: bench.infra_bot("--no-cache"),
                 "cached": bench.infra_bot,
+                "miss": bench.infra_bot_empty_cache,
             },
             args.repeat,
         )
@@ -314,6 +325,11 @@ def main() -> None:
             m["cached"].median / floor.median <= 0.1,
         )
     )
+    miss = row(
+        f"validate {n} templates with an empty cache (a miss that writes)",
+        m["miss"], "one `cfn-lint` process", floor, "none (what a miss costs)", True,
+    )  # fmt: skip
+    print(miss.replace("| met |", "| - |"))
     help_t, py = start_t["help"], start_t["python"]
     print(
         row(
