@@ -5,7 +5,7 @@ sha256 over everything the result can depend on:
 
 - the check id and this cache's format;
 - the tools: Python, the cfn-lint distribution, the cfn-guard binary's version,
-  and the bytes of infra-bot's own code (a changed check is a new key);
+  and the bytes of infra-bot's own code and data (a changed check is a new key);
 - where the repository is, and the targets (paths and bytes of every template
   and deployment file);
 - the bytes of every file that says how strictly to check: everything under
@@ -16,13 +16,12 @@ sha256 over everything the result can depend on:
 The Kubernetes check also reads charts (from the chart cache, or file://
 folders anywhere in the repository) and runs helm and kubeconform, so its key
 adds those tools' versions, the bytes of every file of the repository (but
-.git, .infra-bot, .venv) and of the chart cache.
+.git, .infra-bot, .venv, __pycache__) and of the chart cache.
 
 So a hit is exactly what a miss would compute. What is not cached: a check not
 in CACHED_CHECKS (a new check joins it once its key covers what it reads), and a
 result that holds a crash finding (a missing tool is not a property of the
-content). An entry that cannot be read
-or decoded is a miss, and is overwritten.
+content). An entry that cannot be read or decoded is a miss, and is overwritten.
 
 The engine asks `wrap` for the function that runs one check; it is the plain
 function unless a caller (the command line) opened a cache with `using`. When
@@ -57,7 +56,7 @@ FORMAT = 1
 CACHED_CHECKS = frozenset({"cfn-lint", "cfn-guard", "cross-stack", "load", "kube"})
 INPUT_DIRS = ("stacks", "environments", "guard", "helm-values")
 INPUT_FILES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml", ".github/infra-bot.yml")
-SKIPPED_DIRS = frozenset({".git", ".infra-bot", ".venv"})
+SKIPPED_DIRS = frozenset({".git", ".infra-bot", ".venv", "__pycache__"})
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
 RunOne = Callable[[str, "CheckContext"], list[Finding]]
@@ -70,7 +69,8 @@ def default_dir() -> Path:
 
 
 def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as fh:  # streamed: a huge file in stacks/ is refused, not loaded
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _tree(root: Path) -> Iterator[tuple[str, str]]:
@@ -114,11 +114,10 @@ def _kube_inputs(ctx: CheckContext) -> dict[str, Any]:
 
 @cache
 def _code_digest() -> str:
-    """infra-bot's own code: a new version of a check is a new key."""
+    """infra-bot's own code and data files: a new version of a check is a new key."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
+    for rel, file_digest in _everything(PACKAGE_ROOT):
+        digest.update(f"{rel} {file_digest}\n".encode())
     return digest.hexdigest()
 
 
