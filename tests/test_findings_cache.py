@@ -157,8 +157,6 @@ def test_encode_decode_round_trip() -> None:
 def test_kube_hit_and_a_changed_chart_is_a_miss(tmp_path: Path, tools: Toolchain) -> None:
     from tests.test_kube_check import make_repo as make_kube_repo
 
-    if tools.find("helm") is None:
-        pytest.skip("helm not available (run `infra-bot tools --install`)")
     root = make_kube_repo(tmp_path / "repo").root
     cache = tmp_path / "cache"
     clean = validate(root, cache, "--check", "kube")

@@ -59,15 +59,6 @@ Resources:
 """
 
 
-@pytest.fixture(scope="module")
-def tools() -> Toolchain:
-    chain = Toolchain()
-    for name in ("helm", "cfn-guard"):
-        if chain.find(name) is None:
-            pytest.skip(f"{name} not available (run `infra-bot tools --install`)")
-    return chain
-
-
 @pytest.fixture(autouse=True)
 def empty_chart_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Keep a developer's real chart cache out of every test."""
