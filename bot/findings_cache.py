@@ -9,9 +9,10 @@ sha256 over everything the result can depend on:
 - where the repository is, and the targets (paths and bytes of every template
   and deployment file);
 - the bytes of every file that says how strictly to check: everything under
-  stacks/, environments/, guard/ and helm-values/, the repository's and the
-  working directory's `.cfnlintrc`, `.github/infra-bot.yml`; the same for the
-  base checkout of `--changed-since`, and the changed paths.
+  stacks/, environments/, guard/ and helm-values/, `.cfnlintrc` and
+  `.github/infra-bot.yml`, of the repository and of the trusted policy checkout
+  (bot.repo.policy) when that is another one; the same for the base checkout of
+  `--changed-since`, and the changed paths.
 
 The Kubernetes check also reads charts (from the chart cache, or file://
 folders anywhere in the repository) and runs helm and kubeconform, so its key
@@ -99,9 +100,7 @@ def _everything(root: Path) -> Iterator[tuple[str, str]]:
 
 
 def _kube_inputs(ctx: CheckContext) -> dict[str, Any]:
-    from bot.checks.kube import chart_cache_dir
-
-    charts = chart_cache_dir(ctx.repo.root, os.environ)
+    charts = ctx.repo.policy.chart_cache(os.environ)
     helm, kubeconform = ctx.tools.find("helm"), ctx.tools.find("kubeconform")
     return {
         "helm": helm.version if helm else None,
@@ -149,7 +148,10 @@ def inputs(ctx: CheckContext) -> dict[str, Any]:
         "releases": [r.name for r in targets.releases],
         "environments": list(targets.environments),
         "inputs": list(_tree(ctx.repo.root)),
-        "cwd": list(_tree_cwd()),
+        # The trusted checkout the rules come from, when it is not the repository.
+        "policy": [str(ctx.repo.policy.root.resolve()), *_tree(ctx.repo.policy.root)]
+        if ctx.repo.trusted
+        else None,
         "base": list(_tree(ctx.base_repo.root)) if ctx.base_repo else None,
         "changed": sorted(ctx.changed_paths),
     }
@@ -160,14 +162,6 @@ def cache_key(check_id: str, ctx: CheckContext, common: dict[str, Any] | None = 
     if check_id == "kube":
         parts["kube"] = _kube_inputs(ctx)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def _tree_cwd() -> Iterator[tuple[str, str]]:
-    """cfn-lint also reads a `.cfnlintrc` in the working directory."""
-    for rel in INPUT_FILES[:3]:
-        path = Path.cwd() / rel
-        if path.is_file():
-            yield rel, _file_digest(path)
 
 
 def encode(findings: list[Finding]) -> list[dict[str, Any]]:

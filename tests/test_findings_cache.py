@@ -172,3 +172,17 @@ def test_kube_hit_and_a_changed_chart_is_a_miss(
     assert code == 1
     assert any(f["check_id"] == "guard/K8S_NO_PRIVILEGE_ESCALATION" for f in changed)
     assert validate(root, cache, "--check", "kube", "--no-cache") == (code, changed)
+
+
+def test_the_trusted_policy_checkout_is_part_of_the_key(
+    repo: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    policy = tmp_path_factory.mktemp("policy")
+    (policy / "guard" / "rules").mkdir(parents=True)  # trusted: no guard rules at all
+    own = validate(repo, cache)
+    trusted = validate(repo, cache, "--policy-root", str(policy))
+    assert any(str(f["check_id"]).startswith("guard/") for f in own[1])
+    assert not any(str(f["check_id"]).startswith("guard/") for f in trusted[1])
+    assert validate(repo, cache, "--policy-root", str(policy), "--no-cache") == trusted
+    shutil.copytree(ROOT / "guard" / "rules", policy / "guard" / "rules", dirs_exist_ok=True)
+    assert validate(repo, cache, "--policy-root", str(policy))[1] == own[1]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from bot.checks.base import CheckContext, register
 from bot.findings import Finding, Severity, nist_control_from
+from bot.subproc import tool_env
 
 RULES_DIR = Path("guard") / "rules"
 HELP_URL = "https://docs.aws.amazon.com/cfn-guard/latest/ug/what-is-guard.html"
@@ -104,7 +105,9 @@ def run_guard(binary: Path, rules: list[Path], data: list[Path], timeout: float 
         cmd += ["--rules", str(r)]
     for d in data:
         cmd += ["--data", str(d)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, check=False, env=tool_env()
+    )
     # Exit 19 means "some rule failed", which is the normal case for findings.
     if proc.returncode not in (0, 19):
         raise RuntimeError(f"cfn-guard exited {proc.returncode}: {proc.stderr.strip()[:500]}")
@@ -117,7 +120,8 @@ class GuardCheck:
     description: ClassVar[str] = "cfn-guard NIST 800-53 rules under guard/rules"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
-        rules_dir = ctx.repo.root / RULES_DIR
+        # The trusted rules: a PR that deletes or loosens one is still checked with it.
+        rules_dir = ctx.repo.policy.guard_rules_dir
         rules = sorted(rules_dir.glob("*.guard")) if rules_dir.is_dir() else []
         # Templates that failed to decode are reported by the load check; guard
         # would only abort on them and hide the findings for the others.

@@ -19,5 +19,7 @@ def repo_root(start: Path | None = None) -> Path:
 def fail(message: str, code: int = 2) -> typer.Exit:
     from rich.console import Console
 
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}")
+    from bot.redact import active
+
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {active().text(message)}")
     return typer.Exit(code)

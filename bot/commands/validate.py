@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from bot.commands.common import fail, repo_root
+from bot.redact import active
 
 if TYPE_CHECKING:
     from bot.checks.base import Targets
@@ -37,6 +38,12 @@ def validate(
     check: list[str] = typer.Option([], "--check", help="Run only these checks."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file."),
     root: Path | None = typer.Option(None, "--root", help="Repository root."),
+    policy_root: Path | None = typer.Option(
+        None,
+        "--policy-root",
+        help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
+        "(default: --root). The PR workflow passes the base commit's.",
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Run every check; neither read nor write the findings cache."
     ),
@@ -58,7 +65,10 @@ def validate(
         threshold = Severity.parse(fail_on)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    repo = Repository(root.resolve() if root else repo_root())
+    from bot.repo.policy import Policy
+
+    trusted = Policy(policy_root.resolve()) if policy_root else None
+    repo = Repository(root.resolve() if root else repo_root(), trusted=trusted)
     envs = tuple(env)
     try:
         for name in envs:
@@ -84,7 +94,7 @@ def validate(
                 report = run_checks(repo, targets, tools, only=only, base_ref=changed_since)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = _render(report.findings, fmt, report.checks)
+    text = active().text(_render(report.findings, fmt, report.checks))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:
