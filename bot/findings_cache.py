@@ -25,9 +25,8 @@ result that holds a crash finding (a missing tool is not a property of the
 content). An entry that cannot be read or decoded is a miss, and is overwritten.
 
 The engine asks `wrap` for the function that runs one check; it is the plain
-function unless a caller (the command line) opened a cache with `using`. When
-every check of a run is a hit, `cached_report` answers without the engine, so
-an unchanged repository is not even parsed (nor cfn-lint imported).
+function unless a caller (the command line) opened a cache with `using`. On a
+hit the check's coverage is recomputed from the context and the cached findings.
 """
 
 from __future__ import annotations
@@ -48,10 +47,8 @@ from typing import TYPE_CHECKING, Any
 from bot.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from bot.checks.base import CheckContext, Targets
-    from bot.checks.engine import Report
+    from bot.checks.base import Check, CheckContext, Coverage
     from bot.repo.model import Repository
-    from bot.toolchain import Toolchain
 
 FORMAT = 1
 CACHED_CHECKS = frozenset({"cfn-lint", "cfn-guard", "cross-stack", "load", "kube"})
@@ -60,7 +57,7 @@ INPUT_FILES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml", ".github/infra
 SKIPPED_DIRS = frozenset({".git", ".infra-bot", ".venv", "__pycache__"})
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
-RunOne = Callable[[str, "CheckContext"], list[Finding]]
+RunOne = Callable[["type[Check]", "CheckContext"], "tuple[list[Finding], Coverage]"]
 
 
 def default_dir() -> Path:
@@ -247,16 +244,21 @@ class FindingsCache:
             tmp.write_text(json.dumps(entry), encoding="utf-8")
             tmp.replace(path)  # a concurrent reader sees the old entry or the new one
 
-    def run(self, check_id: str, ctx: CheckContext, run_one: RunOne) -> list[Finding]:
-        if check_id not in CACHED_CHECKS:
-            return run_one(check_id, ctx)
-        key = cache_key(check_id, ctx)
-        if (hit := self.get(key, check_id)) is not None:
-            return hit
-        findings = run_one(check_id, ctx)
-        if not any(f.check_id.endswith("/crashed") for f in findings):
-            self.put(key, check_id, findings)
-        return findings
+    def run(
+        self, check: type[Check], ctx: CheckContext, run_one: RunOne
+    ) -> tuple[list[Finding], Coverage]:
+        if check.id not in CACHED_CHECKS:
+            return run_one(check, ctx)
+        key = cache_key(check.id, ctx)
+        if (hit := self.get(key, check.id)) is not None:
+            try:  # what the check covered follows from the context and its findings
+                return hit, check().coverage(ctx, hit)
+            except Exception:
+                return run_one(check, ctx)
+        found, coverage = run_one(check, ctx)
+        if not any(f.check_id.endswith("/crashed") for f in found):
+            self.put(key, check.id, found)
+        return found, coverage
 
 
 _ACTIVE: ContextVar[FindingsCache | None] = ContextVar("findings_cache", default=None)
@@ -282,32 +284,7 @@ def wrap(run_one: RunOne) -> RunOne:
     if active is None:
         return run_one
 
-    def run(check_id: str, ctx: CheckContext) -> list[Finding]:
-        return active.run(check_id, ctx, run_one)
+    def run(check: type[Check], ctx: CheckContext) -> tuple[list[Finding], Coverage]:
+        return active.run(check, ctx, run_one)
 
     return run
-
-
-def cached_report(
-    repo: Repository,
-    targets: Targets,
-    tools: Toolchain,
-    only: list[str] | None,
-    findings_cache: FindingsCache,
-) -> Report | None:
-    """The engine's report for a run without a base ref, if every check is a hit."""
-    from bot.checks.base import REGISTRY, CheckContext
-    from bot.checks.engine import Report
-
-    ids = [i for i in REGISTRY if only is None or i in only]
-    ctx = CheckContext(repo, targets, tools)
-    common = inputs(ctx)
-    findings: list[Finding] = []
-    for check_id in ids:
-        if check_id not in CACHED_CHECKS:
-            return None
-        hit = findings_cache.get(cache_key(check_id, ctx, common), check_id)
-        if hit is None:
-            return None
-        findings += hit
-    return Report(sorted(set(findings)), targets, ids)
