@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot import findings_cache
-from bot.checks.base import Check, CheckContext, Coverage, Status, Targets
+from bot.checks.base import Check, CheckContext, Coverage, Input, Skip, Status, Targets
 from bot.checks.discovery import Registry, registry, select
 from bot.findings import Finding, Severity
 from bot.repo.changes import changed_files, checkout_at, touched
@@ -21,6 +21,7 @@ from bot.repo.model import (
     TEMPLATE_SUFFIXES,
     Repository,
 )
+from bot.repo.templates import is_kubernetes_manifest
 from bot.toolchain import Toolchain
 
 
@@ -40,6 +41,7 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
     templates: set[Path] = set()
     deployments: set[Path] = set()
     releases = set()
+    manifests: set[Path] = set()
     for given in paths:
         path = given if given.is_absolute() else (repo.root / given)
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
@@ -54,12 +56,13 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
             elif top == HELM_DIR and len(rel.parts) >= 2 and rel.parts[1] in repo.releases:
                 releases.add(repo.releases[rel.parts[1]])
             elif top not in (ENVIRONMENTS_DIR, HELM_DIR):
-                templates.add(f.resolve())
+                (manifests if is_kubernetes_manifest(f) else templates).add(f.resolve())
     return Targets(
         tuple(sorted(templates)),
         tuple(sorted(deployments)),
         tuple(sorted(releases, key=lambda r: r.name)),
         envs or tuple(repo.environments),
+        tuple(sorted(manifests)),
     )
 
 
@@ -116,7 +119,24 @@ def run_checks(
         futures = {i: pool.submit(findings_cache.wrap(_run_one), checks[i], ctx) for i in ids}
         results = [futures[i].result() for i in ids]
     findings = [f for found, _ in results for f in found]
-    return Report(sorted(set(findings)), targets, ids, [cov for _, cov in results])
+    coverage = [
+        _with_manifests(checks[i], cov, repo, targets)
+        for i, (_, cov) in zip(ids, results, strict=True)
+    ]
+    return Report(sorted(set(findings)), targets, ids, coverage)
+
+
+MANIFEST_SKIP = "Kubernetes manifests, not CloudFormation"
+
+
+def _with_manifests(
+    check: type[Check], cov: Coverage, repo: Repository, targets: Targets
+) -> Coverage:
+    """A template check that ran lists the Kubernetes manifests it left out."""
+    if not targets.manifests or Input.TEMPLATES not in check.inputs or cov.status is not Status.RAN:
+        return cov
+    skips = [*cov.skipped, *(Skip(repo.rel(p), MANIFEST_SKIP) for p in targets.manifests)]
+    return replace(cov, skipped=tuple(sorted(skips, key=lambda s: (s.reason, s.item))))
 
 
 def _run_one(check: type[Check], ctx: CheckContext) -> tuple[list[Finding], Coverage]:
