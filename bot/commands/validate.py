@@ -45,6 +45,12 @@ def validate(
         help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
         "(default: --root). The PR workflow passes the base commit's.",
     ),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="Report only findings not in this baseline (infra-bot baseline). A relative "
+        "path is read from the trusted checkout (--policy-root).",
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Run every check; neither read nor write the findings cache."
     ),
@@ -76,11 +82,17 @@ def validate(
             report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = active().text(_render(report, fmt))
+    note = ""
+    if baseline is not None:
+        try:
+            note = _apply_baseline(report, repo, baseline)
+        except (OSError, ValueError) as exc:
+            raise fail(str(exc)) from None
+    text = active().text(_render(report, fmt, note))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:
-        _print_table(report)
+        _print_table(report, note)
     else:
         sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     if report.failed(threshold):
@@ -127,27 +139,43 @@ def _run(
     return report
 
 
-def _render(report: Report, fmt: Format) -> str:
+def _apply_baseline(report: Report, repo: Repository, given: Path) -> str:
+    """Drop the findings the baseline holds; the note says how many (bot.baseline).
+    A relative path is the trusted checkout's file: a PR cannot widen its baseline."""
+    from bot.baseline import loads, suppressed_note
+
+    path = given if given.is_absolute() else repo.policy.root / given
+    text = path.read_text(encoding="utf-8")
+    new, old = loads(text, given.as_posix()).split(report.findings)
+    report.findings = new
+    return suppressed_note(len(old), given.as_posix())
+
+
+def _render(report: Report, fmt: Format, note: str = "") -> str:
     from bot.render import findings as render
 
     findings, coverage = report.findings, report.coverage
     if fmt is Format.json:
-        return render.to_json(findings, coverage)
+        data = json.loads(render.to_json(findings, coverage))
+        if note:
+            data["baseline"] = note
+        return json.dumps(data, indent=2)
     if fmt is Format.sarif:
         tools = [render.SARIF_TOOL.get(c, "infra-bot") for c in report.checks]
         return json.dumps(render.to_sarif(findings, tools, coverage), indent=2)
     if fmt is Format.markdown:
-        return render.to_markdown(findings, coverage=coverage)
+        return render.to_markdown(findings, coverage=coverage) + (f"\n\n{note}" if note else "")
     if fmt is Format.github:
-        return render.to_github(findings, coverage)
+        return render.to_github(findings, coverage) + (f"\n::notice::{note}" if note else "")
     lines = [
         f"{f.path}:{f.line}:{f.column}: {f.severity.label} {f.check_id} {f.message}"
         for f in findings
     ]
-    return "\n".join([*lines, *(f"# {render.coverage_line(c)}" for c in coverage)])
+    notes = [f"# {render.coverage_line(c)}" for c in coverage] + ([f"# {note}"] if note else [])
+    return "\n".join([*lines, *notes])
 
 
-def _print_table(report: Report) -> None:
+def _print_table(report: Report, note: str = "") -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -167,6 +195,8 @@ def _print_table(report: Report) -> None:
         console.print(f"checked {escape(coverage_line(c))}", highlight=False)
     for c in not_run(report.coverage):
         console.print(f"skipped {escape(coverage_line(c))}", highlight=False)
+    if note:
+        console.print(escape(note), highlight=False)
     targets = report.targets
     console.print(
         f"{len(targets.templates)} templates, {len(targets.releases)} releases: "

@@ -95,6 +95,29 @@ def run_engine(
     )
 
 
+def apply_baseline(
+    findings: list[Finding], files: list[ChangedFile], policy: Policy
+) -> tuple[list[Finding], str]:
+    """With a committed baseline (the trusted checkout's, never the PR's): the new
+    findings and the pre-existing ones on changed lines; the rest are counted."""
+    from bot.baseline import BaselineError, loads, suppressed_note
+    from bot.github.review import diff_lines
+
+    path = policy.baseline
+    if not path.is_file():
+        return findings, ""
+    where = path.relative_to(policy.root).as_posix()
+    try:
+        new, old = loads(path.read_text(encoding="utf-8"), where).split(findings)
+    except (OSError, UnicodeDecodeError, BaselineError) as exc:
+        problem = Finding(where, 0, 0, "baseline/invalid", Severity.ERROR, str(exc))
+        return [*findings, problem], ""
+    changed = {f.path: diff_lines(f.patch) for f in files if f.status != "removed"}
+    touched = [f for f in old if f.line > 0 and f.line in changed.get(f.path, frozenset())]
+    hidden = len(old) - len(touched)
+    return sorted([*new, *touched]), suppressed_note(hidden, f"`{where}`") if hidden else ""
+
+
 def rules_preface(workspace: Path, changed: list[RulesFile], run: EngineRun) -> str:
     """The "This PR changes the rules" section (empty when it changes none); for guard
     rules with what the PR's own rules report."""
@@ -162,7 +185,9 @@ def validate_pull_request(
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
         reason = "the repository's files are inconsistent (repo/invalid)"
         coverage = tuple(skipped_report(reason).coverage)
+    findings, note = apply_baseline(findings, files, policy or Policy(workspace))
     preface = rules_preface(workspace, changed, run)
+    preface = f"{preface}\n\n{note}".strip() if note else preface
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
         api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,
