@@ -12,6 +12,7 @@ from bot.checks import (  # noqa: F401
     cfnlint_check,
     crossstack,
     guard,
+    kube,
 )
 from bot.checks.base import REGISTRY, CheckContext, Targets
 from bot.findings import Finding, Severity

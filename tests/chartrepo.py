@@ -1,0 +1,177 @@
+"""A real Helm chart repository on 127.0.0.1, for the kube check's tests.
+
+The charts under tests/charts are packaged with `helm package`, indexed with
+`helm repo index --url http://127.0.0.1:<port>` and served by http.server in a
+thread: what `helm pull` talks to is the same protocol a public repository
+speaks. Every request path is recorded, so a test can show where a chart came
+from. Archives a real `helm package` would never build (symlinks, path
+traversal) are written with tarfile and published the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import socket
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CHARTS = Path(__file__).resolve().parent / "charts"
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    log: list[str]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request list below is the log; stderr stays quiet
+
+    def do_GET(self) -> None:
+        self.log.append(self.path)
+        super().do_GET()
+
+
+@dataclass
+class ChartRepo:
+    url: str
+    folder: Path
+    helm: Path
+    requests: list[str] = field(default_factory=list)
+
+    def reindex(self) -> None:
+        subprocess.run(
+            [str(self.helm), "repo", "index", str(self.folder), "--url", self.url],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    def package(self, chart: Path) -> Path:
+        """`helm package` a chart folder into the repository, and re-index."""
+        proc = subprocess.run(
+            [str(self.helm), "package", str(chart), "-d", str(self.folder)],
+            check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        self.reindex()
+        return Path(proc.stdout.strip().rsplit(": ", 1)[-1])
+
+    def publish(self, name: str, version: str, members: list[tarfile.TarInfo | tuple[str, str]]
+                ) -> Path:  # fmt: skip
+        """Serve a hand-built `<name>-<version>.tgz`: (path, text) files or raw TarInfo."""
+        archive = self.folder / f"{name}-{version}.tgz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for member in members:
+                if isinstance(member, tarfile.TarInfo):
+                    tar.addfile(member)
+                    continue
+                path, text = member
+                data = text.encode()
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        self.reindex()
+        return archive
+
+    def digest(self, archive: Path) -> str:
+        return "sha256:" + hashlib.sha256(archive.read_bytes()).hexdigest()
+
+    def fetched(self, since: int = 0) -> list[str]:
+        return self.requests[since:]
+
+
+def chart_yaml(name: str, version: str) -> str:
+    return f"apiVersion: v2\nname: {name}\nversion: {version}\ntype: application\n"
+
+
+@contextmanager
+def serve_charts(helm: Path, folder: Path) -> Iterator[ChartRepo]:
+    """Every chart under tests/charts, packaged and served on 127.0.0.1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+    handler = type("Handler", (_Handler,), {"log": log})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        repo = ChartRepo(f"http://127.0.0.1:{server.server_address[1]}", folder, helm, log)
+        for chart in sorted(p.parent for p in CHARTS.glob("*/Chart.yaml")):
+            repo.package(chart)
+        yield repo
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens: connection refused, at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# ---- a repository under test whose one release points at a chart repository ----
+
+EKS_STACK = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  KubernetesVersion:
+    Type: String
+    Default: "1.33"
+Resources:
+  Cluster:
+    Type: AWS::EKS::Cluster
+    Properties:
+      Version: !Ref KubernetesVersion
+      RoleArn: arn:aws:iam::111111111111:role/eks
+      ResourcesVpcConfig:
+        SubnetIds: [subnet-1]
+"""
+GUARD_RULES = CHARTS.parents[1] / "guard" / "kubernetes"
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def release_repo(
+    root: Path,
+    repository: str,
+    *,
+    release: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    env_values: dict[str, dict[str, Any]] | None = None,
+    kube_versions: dict[str, str | None] | None = None,
+) -> Path:
+    """stacks/, environments/ (dev, tst, prd), guard/kubernetes and helm-values/web, whose
+    release.yaml names web-app 0.3.1 from `repository` unless `release` says otherwise."""
+    (root / "stacks").mkdir(parents=True)
+    (root / "stacks" / "eks-cluster.yaml").write_text(EKS_STACK, encoding="utf-8")
+    shutil.copytree(GUARD_RULES, root / "guard" / "kubernetes")
+    accounts = {"dev": "111111111111", "tst": "222222222222", "prd": "333333333333"}
+    versions = kube_versions or {}
+    for env, account in accounts.items():
+        data: dict[str, Any] = {"account_id": account, "region": "us-east-1"}
+        if versions.get(env, "1.34") is not None:
+            data["kubernetes_version"] = versions.get(env, "1.34")
+        _dump(root / "environments" / f"{env}.yaml", data)
+    folder = root / "helm-values" / "web"
+    spec = {"chart": "web-app", "repository": repository, "version": "0.3.1",
+            "namespace": "web", "cluster_stack": "eks-cluster", **(release or {})}  # fmt: skip
+    _dump(folder / "release.yaml", spec)
+    _dump(folder / "values.yaml", values or {"service": {"type": "NodePort", "nodePort": 30446}})
+    per_env = env_values or {"dev": {}, "tst": {}, "prd": {"replicaCount": 2}}
+    for env, data in per_env.items():
+        _dump(folder / f"values-{env}.yaml", data)
+    return root
