@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tarfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,12 +32,15 @@ CHARTS = Path(__file__).resolve().parent / "charts"
 
 class _Handler(SimpleHTTPRequestHandler):
     log: list[str]
+    hooks: list[Callable[[str], None]]
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request list below is the log; stderr stays quiet
 
     def do_GET(self) -> None:
         self.log.append(self.path)
+        for hook in self.hooks:
+            hook(self.path)
         super().do_GET()
 
 
@@ -47,12 +50,27 @@ class ChartRepo:
     folder: Path
     helm: Path
     requests: list[str] = field(default_factory=list)
+    # Called with each request path while the client waits for the answer.
+    hooks: list[Callable[[str], None]] = field(default_factory=list)
+
+    # Index entries for hand-built archives: `helm repo index` skips archives its
+    # loader refuses, but a hostile repository writes its index.yaml by hand.
+    extra_entries: list[dict[str, Any]] = field(default_factory=list)
 
     def reindex(self) -> None:
         subprocess.run(
             [str(self.helm), "repo", "index", str(self.folder), "--url", self.url],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
+        index_file = self.folder / "index.yaml"
+        index = yaml.safe_load(index_file.read_text())
+        entries = index.setdefault("entries", {}) or {}
+        index["entries"] = entries
+        for entry in self.extra_entries:
+            versions = entries.setdefault(entry["name"], [])
+            if not any(v["version"] == entry["version"] for v in versions):
+                versions.append(entry)
+        index_file.write_text(yaml.safe_dump(index), encoding="utf-8")
 
     def package(self, chart: Path) -> Path:
         """`helm package` a chart folder into the repository, and re-index."""
@@ -77,6 +95,11 @@ class ChartRepo:
                 info = tarfile.TarInfo(path)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
+        self.extra_entries.append({
+            "apiVersion": "v2", "name": name, "version": version,
+            "digest": self.digest(archive).removeprefix("sha256:"),
+            "urls": [f"{self.url}/{archive.name}"], "created": "2026-01-01T00:00:00Z",
+        })  # fmt: skip
         self.reindex()
         return archive
 
@@ -96,12 +119,14 @@ def serve_charts(helm: Path, folder: Path) -> Iterator[ChartRepo]:
     """Every chart under tests/charts, packaged and served on 127.0.0.1."""
     folder.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
-    handler = type("Handler", (_Handler,), {"log": log})
+    hooks: list[Callable[[str], None]] = []
+    handler = type("Handler", (_Handler,), {"log": log, "hooks": hooks})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        repo = ChartRepo(f"http://127.0.0.1:{server.server_address[1]}", folder, helm, log)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        repo = ChartRepo(url, folder, helm, log, hooks)
         for chart in sorted(p.parent for p in CHARTS.glob("*/Chart.yaml")):
             repo.package(chart)
         yield repo

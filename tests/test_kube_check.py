@@ -218,7 +218,7 @@ def test_unreachable_repository_is_an_error_saying_the_release_was_not_checked(
     repo = make_repo(tmp_path / "repo", url)
     report = run_checks(repo, all_targets(repo, ()), tools, only=["kube"])
     (finding,) = report.findings
-    assert finding.check_id == "kube/chart-unreachable"
+    assert finding.check_id == "kube/chart-pull-failed"
     assert finding.severity is Severity.ERROR
     assert finding.path == "helm-values/web/release.yaml"
     assert finding.resource == "web"

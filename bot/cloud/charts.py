@@ -50,7 +50,8 @@ _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-
 class ProblemKind(StrEnum):
     """Why a release's chart was not rendered; each maps to one finding id."""
 
-    UNREACHABLE = "unreachable"
+    # Unreachable, unknown chart or version, refused login: helm's message says which.
+    PULL_FAILED = "pull-failed"
     REFUSED = "refused"
     DIGEST = "digest-mismatch"
 
@@ -226,7 +227,7 @@ class ChartFetcher:
                 if proc.returncode
                 else f"helm pull left {len(files)} files"
             )
-            return ChartProblem(ProblemKind.UNREACHABLE, f"could not pull from {where}: {detail}")
+            return ChartProblem(ProblemKind.PULL_FAILED, f"could not pull from {where}: {detail}")
         return files[0]
 
     def _verified(self, source: ChartSource, archive: Path, dest: Path) -> Path | ChartProblem:
