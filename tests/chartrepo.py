@@ -6,12 +6,17 @@ thread: what `helm pull` talks to is the same protocol a public repository
 speaks. Every request path is recorded, so a test can show where a chart came
 from. Archives a real `helm package` would never build (symlinks, path
 traversal) are written with tarfile and published the same way.
+
+An OCI registry (the read half of the distribution API: manifests and blobs)
+serves the same archives for `helm pull oci://...`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
+import re
 import shutil
 import socket
 import subprocess
@@ -21,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +205,104 @@ def release_repo(
     for env, data in per_env.items():
         _dump(folder / f"values-{env}.yaml", data)
     return root
+
+
+# ---- an OCI registry: the read side of the distribution API helm pull uses ------
+
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+HELM_CONFIG_TYPE = "application/vnd.cncf.helm.config.v1+json"
+HELM_LAYER_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class OciRegistry:
+    url: str  # oci://127.0.0.1:<port>/charts
+    manifests: dict[str, bytes] = field(default_factory=dict)  # "<chart>:<version>" -> body
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+    def push(self, archive: Path) -> str:
+        """Store a `helm package` archive as helm push would: config, layer, manifest.
+        Returns the layer digest (the archive's sha256)."""
+        with tarfile.open(archive, "r:gz") as tar:
+            name = next(m.name for m in tar if m.name.endswith("/Chart.yaml"))
+            handle = tar.extractfile(name)
+            assert handle is not None
+            meta = yaml.safe_load(handle.read())
+        config, layer = json.dumps(meta).encode(), archive.read_bytes()
+        self.blobs |= {_sha256(config): config, _sha256(layer): layer}
+        manifest = {
+            "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
+            "config": {"mediaType": HELM_CONFIG_TYPE, "digest": _sha256(config),
+                       "size": len(config)},
+            "layers": [{"mediaType": HELM_LAYER_TYPE, "digest": _sha256(layer),
+                        "size": len(layer)}],
+        }  # fmt: skip
+        self.manifests[f"{meta['name']}:{meta['version']}"] = json.dumps(manifest).encode()
+        return _sha256(layer)
+
+    def answer(self, path: str) -> tuple[bytes, str] | None:
+        """The body and content type for a GET or HEAD of `path`, or None (404)."""
+        match = re.fullmatch(r"/v2/charts/([^/]+)/(manifests|blobs)/([^/]+)", path)
+        if match is None:
+            return (b"{}", "application/json") if path == "/v2/" else None
+        chart, kind, ref = match.groups()
+        if kind == "blobs":
+            blob = self.blobs.get(ref)
+            return (blob, "application/octet-stream") if blob is not None else None
+        body = self.manifests.get(f"{chart}:{ref}") or next(
+            (m for key, m in self.manifests.items() if key.startswith(f"{chart}:")
+             and _sha256(m) == ref), None,
+        )  # fmt: skip
+        return (body, MANIFEST_TYPE) if body is not None else None
+
+
+class _OciHandler(BaseHTTPRequestHandler):
+    registry: OciRegistry
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self, send_body: bool) -> None:
+        self.registry.requests.append(f"{self.command} {self.path}")
+        found = self.registry.answer(self.path)
+        if found is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body, content_type = found
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Docker-Content-Digest", _sha256(body))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._reply(True)
+
+    def do_HEAD(self) -> None:
+        self._reply(False)
+
+
+@contextmanager
+def serve_oci_registry() -> Iterator[OciRegistry]:
+    """An empty registry on 127.0.0.1 (plain HTTP); push archives into it."""
+    registry = OciRegistry("")
+    handler = type("Handler", (_OciHandler,), {"registry": registry})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    registry.url = f"oci://127.0.0.1:{server.server_address[1]}/charts"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield registry
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

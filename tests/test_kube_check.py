@@ -45,7 +45,14 @@ from bot.cloud.charts import (
 from bot.findings import Finding, Severity
 from bot.repo.model import Release, ReleaseSpec, Repository
 from bot.toolchain import Toolchain
-from tests.chartrepo import CHARTS, ChartRepo, closed_port_url, release_repo, serve_charts
+from tests.chartrepo import (
+    CHARTS,
+    ChartRepo,
+    closed_port_url,
+    release_repo,
+    serve_charts,
+    serve_oci_registry,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_GUARD_RULES = {
@@ -250,6 +257,30 @@ def test_digest_mismatch_is_refused_not_rendered_and_not_cached(
     assert "NOT checked" in finding.message
     assert f"has digest {actual}, but release.yaml pins {pinned}" in finding.message
     assert not any(p.suffix == ".tgz" for p in chart_cache.iterdir())
+
+
+def test_chart_from_an_oci_registry_is_pulled_and_checked(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    """oci:// too: the pinned digest is the chart layer's, the archive's own sha256."""
+    with serve_oci_registry() as registry:
+        digest = registry.push(chart_repo.folder / "noncompliant-0.1.0.tgz")
+        repo = make_repo(tmp_path / "repo", registry.url,
+                         release={"chart": "noncompliant", "version": "0.1.0", "digest": digest})  # fmt: skip
+        ids = {f.check_id for f in run_kube(repo, tools)}
+    assert ids == ALL_GUARD_RULES | {"kube/schema"}
+    assert f"GET /v2/charts/noncompliant/blobs/{digest}" in registry.requests
+
+
+def test_chart_missing_from_an_oci_registry_is_not_checked(
+    tmp_path: Path, tools: Toolchain
+) -> None:
+    with serve_oci_registry() as registry:
+        repo = make_repo(tmp_path / "repo", registry.url)
+        (finding,) = run_kube(repo, tools)
+    assert finding.check_id == "kube/chart-pull-failed"
+    assert f"could not pull from {registry.url} (web-app 0.3.1)" in finding.message
+    assert "not found" in finding.message
 
 
 def test_second_run_renders_from_the_cache_without_pulling(
@@ -459,6 +490,17 @@ def test_pull_command_for_an_oci_registry() -> None:
     cmd = pull_command(Path("/bin/helm"), _source("oci://public.ecr.aws/team"), Path("/d"))
     assert cmd == ["/bin/helm", "pull", "--version=0.3.1", "--destination=/d", "--",
                    "oci://public.ecr.aws/team/web-app"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("registry", "plain"),
+    [("oci://localhost:5000/c", True), ("oci://127.0.0.1:5000/c", True),
+     ("oci://[::1]:5000/c", True), ("oci://127.0.0.1.example.com/c", False),
+     ("oci://registry.example.com/c", False)],
+)  # fmt: skip
+def test_plain_http_only_for_a_registry_on_this_machine(registry: str, plain: bool) -> None:
+    cmd = pull_command(Path("/bin/helm"), _source(registry), Path("/d"))
+    assert ("--plain-http" in cmd) is plain
 
 
 def test_cache_key_differs_per_repository() -> None:

@@ -129,10 +129,24 @@ def chart_source(spec: ReleaseSpec) -> ChartSource | ChartProblem:
     return ChartSource(spec.repository.rstrip("/"), spec.chart, spec.version, spec.digest)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def pull_command(helm: Path, source: ChartSource, dest: Path) -> list[str]:
     """`helm pull` of exactly the pinned version; values in `--flag=value` form."""
     common = [f"--version={source.version}", f"--destination={dest}"]
     if source.is_oci:
+        # helm speaks only TLS to a registry unless told otherwise. A registry on this
+        # machine (registry:2 on localhost:5000) rarely has a certificate, and TLS over
+        # loopback protects nothing; anything else stays TLS-only.
+        if is_loopback(urlsplit(source.repository).hostname or ""):
+            common.append("--plain-http")
         return [str(helm), "pull", *common, "--", f"{source.repository}/{source.chart}"]
     return [str(helm), "pull", f"--repo={source.repository}", *common, "--", source.chart]
 
@@ -160,6 +174,15 @@ def chart_cache_dir(workspace: Path, environ: Mapping[str, str], home: Path) -> 
 def clean_stderr(text: str) -> str:
     flat = " ".join(strip_controls(text).split())
     return flat[:STDERR_LIMIT] + " …" if len(flat) > STDERR_LIMIT else flat or "no output"
+
+
+def pull_failure(proc: subprocess.CompletedProcess[str] | None, files: int) -> str | None:
+    """Why a `helm pull` (None: timed out) did not leave exactly one archive. Pure."""
+    if proc is None:
+        return f"no answer in {PULL_TIMEOUT:.0f}s"
+    if proc.returncode != 0:
+        return clean_stderr(proc.stderr or proc.stdout)
+    return None if files == 1 else f"helm pull left {files} files instead of one archive"
 
 
 def sha256_of(path: Path) -> str:
@@ -207,7 +230,8 @@ class ChartFetcher:
         self.cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Into a private folder of the cache: the move into place is then one rename.
         landing = Path(tempfile.mkdtemp(prefix=".pull-", dir=self.cache))
-        home = prepare_home(self.workdir / "helm-home")
+        # One home per pull: concurrent pulls must not share helm's repository cache files.
+        home = prepare_home(self.workdir / "helm-home" / landing.name)
         cmd = pull_command(self.helm, source, landing)
         env = helm_env(home, self.environ)
         where = f"{source.repository} ({source.chart} {source.version})"
@@ -218,16 +242,9 @@ class ChartFetcher:
         except subprocess.TimeoutExpired:
             proc = None
         files = list(landing.iterdir())
-        if proc is None or proc.returncode != 0 or len(files) != 1:
+        if problem := pull_failure(proc, len(files)):
             shutil.rmtree(landing, ignore_errors=True)
-            detail = (
-                f"no answer in {PULL_TIMEOUT:.0f}s"
-                if proc is None
-                else clean_stderr(proc.stderr or proc.stdout)
-                if proc.returncode
-                else f"helm pull left {len(files)} files"
-            )
-            return ChartProblem(ProblemKind.PULL_FAILED, f"could not pull from {where}: {detail}")
+            return ChartProblem(ProblemKind.PULL_FAILED, f"could not pull from {where}: {problem}")
         return files[0]
 
     def _verified(self, source: ChartSource, archive: Path, dest: Path) -> Path | ChartProblem:
