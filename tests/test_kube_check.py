@@ -48,6 +48,7 @@ from bot.toolchain import Toolchain
 from tests.chartrepo import (
     CHARTS,
     ChartRepo,
+    chart_yaml,
     closed_port_url,
     release_repo,
     serve_charts,
@@ -281,6 +282,36 @@ def test_chart_missing_from_an_oci_registry_is_not_checked(
     assert finding.check_id == "kube/chart-pull-failed"
     assert f"could not pull from {registry.url} (web-app 0.3.1)" in finding.message
     assert "not found" in finding.message
+
+
+def test_cached_archive_is_checked_against_a_digest_pinned_later(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    """The cache is no way around the pin: the first run caches the archive, the second
+    pins another digest and is refused from the cache, without the network."""
+    root = release_repo(tmp_path / "repo", chart_repo.url)
+    assert run_kube(Repository(root), tools) == []
+    spec = yaml.safe_load((root / "helm-values/web/release.yaml").read_text())
+    spec["digest"] = "sha256:" + "1" * 64
+    (root / "helm-values/web/release.yaml").write_text(yaml.safe_dump(spec))
+    since = len(chart_repo.requests)
+    (finding,) = run_kube(Repository(root), tools)
+    assert finding.check_id == "kube/chart-digest-mismatch"
+    assert chart_repo.fetched(since) == []
+
+
+def test_archive_holding_another_chart_than_the_pinned_one_is_refused(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    """A repository's index may say anything; the archive's own Chart.yaml decides."""
+    chart_repo.publish(
+        "impostor", "0.1.0", [("web-app/Chart.yaml", chart_yaml("web-app", "0.3.1"))]
+    )
+    repo = make_repo(tmp_path / "repo", chart_repo.url,
+                     release={"chart": "impostor", "version": "0.1.0"})  # fmt: skip
+    (finding,) = run_kube(repo, tools)
+    assert finding.check_id == "kube/chart-refused"
+    assert "the archive holds chart web-app 0.3.1, not impostor 0.1.0" in finding.message
 
 
 def test_second_run_renders_from_the_cache_without_pulling(
