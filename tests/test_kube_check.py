@@ -314,6 +314,29 @@ def test_archive_holding_another_chart_than_the_pinned_one_is_refused(
     assert "the archive holds chart web-app 0.3.1, not impostor 0.1.0" in finding.message
 
 
+@pytest.mark.parametrize("kind", ["http", "oci"])
+def test_deploy_names_the_chart_the_way_helm_accepts_it(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, kind: str
+) -> None:
+    """The deploy (bot.cloud.helm) renders and upgrades by reference, not from the cache:
+    its `helm template` argv must reach the same chart in both kinds of repository
+    (helm refuses `--repo oci://...`)."""
+    from bot.cloud.helm import template_args
+
+    with serve_oci_registry() as registry:
+        registry.push(chart_repo.folder / "web-app-0.3.1.tgz")
+        url = chart_repo.url if kind == "http" else registry.url
+        release = make_repo(tmp_path / "repo", url).releases["web"]
+        proc = subprocess.run(
+            [str(tools.require("helm").path), *template_args(release, "prd")],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    kinds = {d["kind"] for d in yaml.safe_load_all(proc.stdout) if d}
+    assert kinds == {"ServiceAccount", "Service", "Deployment"}
+
+
 def test_second_run_renders_from_the_cache_without_pulling(
     tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
 ) -> None:

@@ -151,6 +151,16 @@ def pull_command(helm: Path, source: ChartSource, dest: Path) -> list[str]:
     return [str(helm), "pull", f"--repo={source.repository}", *common, "--", source.chart]
 
 
+def chart_reference(spec: ReleaseSpec) -> list[str]:
+    """How `helm upgrade`/`helm template` name a release's chart (the deploy's argv): an
+    OCI reference, which helm refuses behind --repo, or the chart name with --repo. Pure."""
+    repository = spec.repository.rstrip("/")
+    if repository.startswith("oci://"):
+        plain = ["--plain-http"] if is_loopback(urlsplit(repository).hostname or "") else []
+        return [f"{repository}/{spec.chart}", *plain]
+    return [spec.chart, "--repo", spec.repository]
+
+
 def default_chart_dir(environ: Mapping[str, str], home: Path) -> Path:
     base = environ.get("XDG_CACHE_HOME") or str(home / ".cache")
     return Path(base) / "infra-bot" / "charts"
