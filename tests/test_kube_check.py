@@ -337,6 +337,16 @@ def test_deploy_names_the_chart_the_way_helm_accepts_it(
     assert kinds == {"ServiceAccount", "Service", "Deployment"}
 
 
+def test_unwritable_chart_cache_is_a_finding_not_a_crash(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-folder").write_text("a file where the cache should be")
+    monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path / "not-a-folder" / "charts"))
+    (finding,) = run_kube(make_repo(tmp_path / "repo", chart_repo.url), tools)
+    assert finding.check_id == "kube/chart-pull-failed"
+    assert "cannot write to the chart cache" in finding.message
+
+
 def test_second_run_renders_from_the_cache_without_pulling(
     tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
 ) -> None:

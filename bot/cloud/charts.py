@@ -237,9 +237,13 @@ class ChartFetcher:
                 shutil.rmtree(archive.parent, ignore_errors=True)
 
     def _pull(self, source: ChartSource) -> Path | ChartProblem:
-        self.cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Into a private folder of the cache: the move into place is then one rename.
-        landing = Path(tempfile.mkdtemp(prefix=".pull-", dir=self.cache))
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Into a private folder of the cache: the move into place is then one rename.
+            landing = Path(tempfile.mkdtemp(prefix=".pull-", dir=self.cache))
+        except OSError as exc:
+            reason = f"cannot write to the chart cache {self.cache}: {exc.strerror}"
+            return ChartProblem(ProblemKind.PULL_FAILED, reason)
         # One home per pull: concurrent pulls must not share helm's repository cache files.
         home = prepare_home(self.workdir / "helm-home" / landing.name)
         cmd = pull_command(self.helm, source, landing)
