@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,33 +59,33 @@ class ChartRepo:
     # Called with each request path while the client waits for the answer.
     hooks: list[Callable[[str], None]] = field(default_factory=list)
 
-    # Index entries for hand-built archives: `helm repo index` skips archives its
-    # loader refuses, but a hostile repository writes its index.yaml by hand.
-    extra_entries: list[dict[str, Any]] = field(default_factory=list)
+    # index.yaml's entries, chart name -> versions. Written here rather than by
+    # `helm repo index` over the folder: that would also index the hand-built
+    # archives by their own Chart.yaml, and a hostile index says what it likes.
+    entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def reindex(self) -> None:
-        subprocess.run(
-            [str(self.helm), "repo", "index", str(self.folder), "--url", self.url],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        index_file = self.folder / "index.yaml"
-        index = yaml.safe_load(index_file.read_text())
-        entries = index.setdefault("entries", {}) or {}
-        index["entries"] = entries
-        for entry in self.extra_entries:
-            versions = entries.setdefault(entry["name"], [])
-            if not any(v["version"] == entry["version"] for v in versions):
-                versions.append(entry)
-        index_file.write_text(yaml.safe_dump(index), encoding="utf-8")
+    def _add(self, entry: dict[str, Any]) -> None:
+        self.entries.setdefault(entry["name"], []).append(entry)
+        index = {"apiVersion": "v1", "entries": self.entries, "generated": "2026-01-01T00:00:00Z"}
+        (self.folder / "index.yaml").write_text(yaml.safe_dump(index), encoding="utf-8")
 
     def package(self, chart: Path) -> Path:
-        """`helm package` a chart folder into the repository, and re-index."""
-        proc = subprocess.run(
-            [str(self.helm), "package", str(chart), "-d", str(self.folder)],
-            check=True, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        self.reindex()
-        return Path(proc.stdout.strip().rsplit(": ", 1)[-1])
+        """`helm package` a chart folder, index it with `helm repo index --url`, serve it."""
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [str(self.helm), "package", str(chart), "-d", tmp],
+                check=True, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            subprocess.run(
+                [str(self.helm), "repo", "index", tmp, "--url", self.url],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            index = yaml.safe_load((Path(tmp) / "index.yaml").read_text())
+            ((entry,),) = index["entries"].values()
+            (archive,) = Path(tmp).glob("*.tgz")
+            served = Path(shutil.move(archive, self.folder / archive.name))
+        self._add(entry)
+        return served
 
     def publish(self, name: str, version: str, members: list[tarfile.TarInfo | tuple[str, str]]
                 ) -> Path:  # fmt: skip
@@ -100,12 +101,11 @@ class ChartRepo:
                 info = tarfile.TarInfo(path)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
-        self.extra_entries.append({
+        self._add({
             "apiVersion": "v2", "name": name, "version": version,
             "digest": self.digest(archive).removeprefix("sha256:"),
             "urls": [f"{self.url}/{archive.name}"], "created": "2026-01-01T00:00:00Z",
         })  # fmt: skip
-        self.reindex()
         return archive
 
     def digest(self, archive: Path) -> str:
