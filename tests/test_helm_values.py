@@ -311,7 +311,7 @@ def test_validate_reports_unreachable_platform_charts_as_not_checked(
         spec = REPO.releases[f["resource"]].spec
         assert f["message"].startswith(
             f"release {f['resource']} was NOT checked: chart {spec.chart} {spec.version} "
-            f"from {spec.repository}: could not pull from {spec.repository.rstrip('/')}"
+            f"from {spec.repository}: helm pull failed: "
         )
         assert "proxyconnect" in f["message"]
         assert f["extra"]["repository"] == spec.repository

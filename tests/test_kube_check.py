@@ -230,8 +230,9 @@ def test_unreachable_repository_is_an_error_saying_the_release_was_not_checked(
     assert finding.severity is Severity.ERROR
     assert finding.path == "helm-values/web/release.yaml"
     assert finding.resource == "web"
-    assert finding.message.startswith("release web was NOT checked: chart web-app 0.3.1")
-    assert f"could not pull from {url}" in finding.message
+    assert finding.message.startswith(
+        f"release web was NOT checked: chart web-app 0.3.1 from {url}: helm pull failed:"
+    )
     assert "connection refused" in finding.message
     assert report.failed(Severity.ERROR)
 
@@ -280,7 +281,7 @@ def test_chart_missing_from_an_oci_registry_is_not_checked(
         repo = make_repo(tmp_path / "repo", registry.url)
         (finding,) = run_kube(repo, tools)
     assert finding.check_id == "kube/chart-pull-failed"
-    assert f"could not pull from {registry.url} (web-app 0.3.1)" in finding.message
+    assert f"from {registry.url}: helm pull failed:" in finding.message
     assert "not found" in finding.message
 
 

@@ -248,7 +248,6 @@ class ChartFetcher:
         home = prepare_home(self.workdir / "helm-home" / landing.name)
         cmd = pull_command(self.helm, source, landing)
         env = helm_env(home, self.environ)
-        where = f"{source.repository} ({source.chart} {source.version})"
         try:
             proc = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=PULL_TIMEOUT, check=False, env=env
@@ -258,7 +257,7 @@ class ChartFetcher:
         files = list(landing.iterdir())
         if problem := pull_failure(proc, len(files)):
             shutil.rmtree(landing, ignore_errors=True)
-            return ChartProblem(ProblemKind.PULL_FAILED, f"could not pull from {where}: {problem}")
+            return ChartProblem(ProblemKind.PULL_FAILED, f"helm pull failed: {problem}")
         return files[0]
 
     def _verified(self, source: ChartSource, archive: Path, dest: Path) -> Path | ChartProblem:
