@@ -66,15 +66,6 @@ ALL_GUARD_RULES = {
 
 
 @pytest.fixture(scope="module")
-def tools() -> Toolchain:
-    chain = Toolchain()
-    for name in ("helm", "cfn-guard"):
-        if chain.find(name) is None:
-            pytest.skip(f"{name} not available (run `infra-bot tools --install`)")
-    return chain
-
-
-@pytest.fixture(scope="module")
 def chart_repo(tools: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepo]:
     with serve_charts(tools.require("helm").path, tmp_path_factory.mktemp("served")) as repo:
         yield repo
