@@ -22,19 +22,26 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/infra-bot demo --html .infra-bot/demo.html
 
+# Tests run in random order (pytest-randomly): the header prints the seed and
+# `--randomly-seed=N` replays it; `-p no:randomly` runs them in file order.
+# pytest's exit 5 means it collected nothing: a failure, said as such.
 test: $(STAMP) $(CHROMIUM)
-	$(PY) -m pytest -n 2
+	@echo "$(PY) -m pytest -n 2"; $(PY) -m pytest -n 2; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); that is a failure" >&2; fi; \
+	exit $$rc
 
 # Debian's chromium (and an emoji font, so the bot's emoji render) for the test that
 # opens the demo's HTML transcript headless. Installed once through apt (root or
-# sudo); elsewhere that one test says why it skips.
+# sudo), waiting for another apt run to finish; elsewhere that one test skips, which
+# fails a CI=true run (tests/conftest.py).
 $(CHROMIUM):
 	@mkdir -p $(VENV)
 	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi emoji; then :; \
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji; \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+	    chromium fonts-noto-color-emoji; \
 	else echo "no apt-get: install chromium yourself for the transcript test"; fi
 	@touch $@
 

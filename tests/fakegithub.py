@@ -229,9 +229,14 @@ class FakeGitHub:
     def add_team(self, org: str, slug: str, members: list[str]) -> None:
         self.teams[(org, slug)] = set(members)
 
-    def add_app(self, app_id: int, public_key_pem: str, *, installed: bool = True) -> int:
-        """A GitHub App (JWTs are checked with `public_key_pem`); its installation id."""
+    def add_app(self, app_id: int, public_key_pem: str, *, installed: bool = True,
+                slug: str | None = None) -> int:  # fmt: skip
+        """A GitHub App (JWTs are checked with `public_key_pem`); its installation id.
+        With `slug`, what the bot writes is by `<slug>[bot]`, as for an App on GitHub."""
         self.app_id, self.app_public_key = str(app_id), public_key_pem
+        if slug is not None:
+            self.bot_login = f"{slug}[bot]"
+            self.add_user(self.bot_login, permission="write", bot=True)
         installation = next(self._ids)
         if installed:
             self.installations[self.repo.full_name] = installation
@@ -608,7 +613,8 @@ class FakeGitHub:
         """The two App endpoints; both take only `Bearer <JWT>` signed by the App."""
         repo = re.fullmatch(r"/repos/([^/]+/[^/]+)/installation", path)
         tokens = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
-        if not ((method == "GET" and repo) or (method == "POST" and tokens)):
+        itself = method == "GET" and path == "/app"
+        if not ((method == "GET" and repo) or (method == "POST" and tokens) or itself):
             return None
         import jwt
 
@@ -623,6 +629,9 @@ class FakeGitHub:
             return bad
         if str(claims.get("iss")) != self.app_id:
             return 401, {"message": "Integration not found"}
+        if itself:
+            slug = self.bot_login.removesuffix("[bot]")
+            return 200, {"id": int(self.app_id), "slug": slug, "name": slug}
         if repo:
             installation = self.installations.get(repo[1])
             if installation is None:

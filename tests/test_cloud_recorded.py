@@ -30,6 +30,10 @@ RECORDED = Path(__file__).parent / "recorded" / "cloudformation"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 HASH = "ab" * 32
 STACK = "platform-dev-velero-backup"
+CHANGE_SET_ID = (
+    "arn:aws:cloudformation:us-east-1:111111111111:changeSet/"
+    "infra-bot-0123456789ab-abababab/5f2c3a1e-1b7c-4b7e-9a8e-6c0d8f1f1e11"
+)
 FAST = Clock(sleep=lambda _s: None, poll_seconds=0)
 _TIMES = {"CreationTime", "LastUpdatedTime", "Timestamp"}
 
@@ -70,7 +74,8 @@ def spec() -> StackSpec:
         stack="velero-backup",
         stack_name=STACK,
         template_path="stacks/velero-backup.yaml",
-        body='{"Resources":{}}',
+        body='{"Parameters":{"Environment":{"Type":"String"},"IaCVersion":{"Type":"String"}},'
+        '"Resources":{}}',
         parameters=(("Environment", "dev"), ("IaCVersion", COMMIT)),
         tags=(("Environment", "dev"),),
         capabilities=("CAPABILITY_NAMED_IAM",),
@@ -83,17 +88,27 @@ def stub_until_executed(stub: Stubber, s: StackSpec) -> None:
     """What deploy_stack asks up to executing `s`'s planned change set (recorded replacements)
     on the existing stack STACK."""
     summary = {"ChangeSetName": s.change_set_name, "Status": "CREATE_COMPLETE",
-               "ExecutionStatus": "AVAILABLE", "StackName": STACK}  # fmt: skip
+               "ExecutionStatus": "AVAILABLE", "StackName": STACK,
+               "ChangeSetId": CHANGE_SET_ID}  # fmt: skip
     stub.add_response("describe_stacks", recorded("describe_stacks_update_complete"),
                       {"StackName": STACK})  # fmt: skip
     stub.add_response("list_change_sets", {"Summaries": [summary]}, {"StackName": STACK})
     stub.add_response("describe_change_set", recorded("describe_change_set_replacements"),
                       {"StackName": STACK, "ChangeSetName": s.change_set_name,
                        "IncludePropertyValues": True})  # fmt: skip
+    stub_template(stub, s)
     stub.add_response("describe_stack_events", recorded("describe_stack_events_before"),
                       {"StackName": STACK})  # fmt: skip
+    # By id: the change set just verified.
     stub.add_response("execute_change_set", {},
-                      {"StackName": STACK, "ChangeSetName": s.change_set_name})  # fmt: skip
+                      {"StackName": STACK, "ChangeSetName": CHANGE_SET_ID})  # fmt: skip
+
+
+def stub_template(stub: Stubber, s: StackSpec) -> None:
+    """GetTemplate of the change set: what the content check compares with the spec."""
+    stub.add_response("get_template", {"TemplateBody": s.body, "StagesAvailable": ["Original"]},
+                      {"StackName": STACK, "ChangeSetName": CHANGE_SET_ID,
+                       "TemplateStage": "Original"})  # fmt: skip
 
 
 def test_replacements_and_property_diffs_are_parsed() -> None:
@@ -124,7 +139,7 @@ def test_plan_preview_from_recorded_change_set(stubbed: tuple[Any, Stubber]) -> 
     stub.add_response("list_change_sets", {"Summaries": []}, {"StackName": STACK})
     stub.add_response(
         "create_change_set",
-        {"Id": "arn:aws:cloudformation:us-east-1:111111111111:changeSet/x/1", "StackId": "s"},
+        {"Id": CHANGE_SET_ID, "StackId": "s"},
         {
             "StackName": STACK,
             "ChangeSetName": s.change_set_name,
@@ -141,8 +156,10 @@ def test_plan_preview_from_recorded_change_set(stubbed: tuple[Any, Stubber]) -> 
         recorded("describe_change_set_replacements"),
         {"StackName": STACK, "ChangeSetName": s.change_set_name, "IncludePropertyValues": True},
     )
+    stub_template(stub, s)
     preview = plan_stack(Boto3CloudFormation(client), s, FAST)
     assert preview.outcome is Outcome.CHANGES
+    assert preview.change_set_id == CHANGE_SET_ID
     assert preview.change_set_type == "UPDATE"
     assert {c.logical_id for c in preview.data_loss} == {"BackupBucket", "VeleroLogGroup"}
     md = plan_markdown("dev", COMMIT, [preview])

@@ -27,10 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 23)
 H = 730
 
-pytestmark = pytest.mark.skipif(
-    not (ROOT / "environments" / "dev" / "vpc.yaml").is_file(), reason="platform not present"
-)
-
 
 def estimate(env: str) -> EnvEstimate:
     repo = Repository(ROOT)

@@ -78,7 +78,8 @@ def test_pr_conversation_has_each_comment_once_after_reruns(demo):
     pr = _thread(demo, True)
     # plan was posted by the workflow and re-run by `/infra plan dev`: still one comment.
     assert pr["stickies"] == {
-        "plan": 1, "cost": 1, "deploy-dev": 1, "deploy-tst": 1, "deploy-prd": 1, "status": 1,
+        "plan": 1, "cost": 1, "deploy-dev": 1, "deploy-tst": 1, "deploy-plan-prd": 1,
+        "deploy-prd": 1, "status": 1,
     }  # fmt: skip
     plan = next(c["body"] for c in pr["comments"] if "infra-bot:plan " in c["body"])
     assert "for `bob`" in plan, "the re-run did not edit the plan comment"
@@ -99,7 +100,9 @@ def test_stacks_reach_tst_and_prd_only_after_approval(demo):
     assert snaps["prd-before-approval"] == []
     assert snaps["prd-after-approval"] == [s.replace("-dev-", "-prd-") for s in dev]
     prd = [d for d in demo["deployments"] if d["environment"] == "prd"]
-    assert prd[0]["state"] == "approved" and prd[0]["approved_by"] == "carol"
+    # The plan job's record (what the approver reviews), then the approval of the job.
+    assert prd[0]["state"] == "queued"
+    assert prd[1]["state"] == "approved" and prd[1]["approved_by"] == "carol"
 
 
 def test_status_shows_every_environment_at_the_merge_commit(demo):

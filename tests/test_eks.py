@@ -363,6 +363,7 @@ def test_push_deploy_gets_helm_access_only_with_releases(tmp_path: Path, moto: s
 def test_apply_deploys_releases_after_stacks(tmp_path: Path, moto: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """`/infra apply dev`: the planned change sets, then the releases against dev's cluster."""
+    from bot.cloud.published import from_previews
     from bot.github.handlers import deploy
 
     root = tmp_path / "repo"
@@ -370,7 +371,7 @@ def test_apply_deploys_releases_after_stacks(tmp_path: Path, moto: str,
     create_cluster("dev", moto)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
     dev = run_for(root, "dev", moto)
-    plan_env(dev, sha)
+    previews = plan_env(dev, sha)
     cluster_status = lambda: (dev.cfn.describe_stack("platform-dev-eks-cluster")  # noqa: E731
                               or {}).get("StackStatus")  # fmt: skip
     helm = ClusterHelm(probe=cluster_status)
@@ -379,8 +380,13 @@ def test_apply_deploys_releases_after_stacks(tmp_path: Path, moto: str,
         pr = gh.add_pull_request({"helm-values/web/values.yaml": "replicas: 2\n"})
         pr["head"]["sha"] = adopt(gh, sha)
         api = gh.client()
+        # The plan posted for the head before the apply comment: what apply may execute.
+        gh.add_comment(pr["number"], f"<!-- infra-bot:plan valid-at=2030-01-01T00:00:00+00:00 -->\n"
+                       f"{from_previews('dev', sha, previews).marker()}", author=gh.bot_login)  # fmt: skip
+        asked = api.create_issue_comment(pr["number"], "/infra apply dev")
         request = CommandRequest(Command(Verb.APPLY, ("dev",)), api, Settings(), root, "alice",
-                                 Where.PR, pr["number"], pr=api.pull_request(pr["number"]))  # fmt: skip
+                                 Where.PR, pr["number"], pr=api.pull_request(pr["number"]),
+                                 comment_at=asked.created_at)  # fmt: skip
         result = deploy.run_apply(request)
         assert [d["environment"] for d in gh.deployments.values()] == ["dev"]
     assert result.ok, result.body

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from bot.toolchain import Toolchain
 
 ROOT = Path(__file__).resolve().parents[1]
 GUARD = ROOT / "guard"
@@ -35,24 +35,10 @@ MESSAGE_RE = re.compile(r"^\[NIST [A-Z]{2}-\d+(?:\(\d+\))?\] [^<>]+\. Fix: [^<>]
 RULE_DECL_RE = re.compile(r"^rule\s+([A-Z][A-Z0-9_]+)\b", re.MULTILINE)
 
 
-def _guard_binary() -> str | None:
-    candidates = [
-        os.environ.get("CFN_GUARD"),
-        "/opt/infra-tools/cfn-guard",
-        shutil.which("cfn-guard"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
-def guard() -> str:
-    binary = _guard_binary()
-    if binary is None:
-        pytest.skip("cfn-guard not found (set CFN_GUARD or put cfn-guard on PATH)")
-    return binary
+def guard(tools: Toolchain) -> str:
+    """The cfn-guard the bot runs: the conftest toolchain installs it if it is missing."""
+    return str(tools.require("cfn-guard").path)
 
 
 def _rule_names(rule_file: Path) -> list[str]:

@@ -22,6 +22,7 @@ import yaml
 
 from bot.repo.model import Repository
 from bot.repo.templates import load_template
+from bot.toolchain import Toolchain
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = Repository(ROOT)
@@ -253,12 +254,11 @@ def test_load_balancer_controller_targets_each_environment_cluster() -> None:
         assert values("aws-load-balancer-controller", env)["clusterName"] == f"platform-{env}-eks"
 
 
-def test_kubecost_proxy_manifests_pass_schemas_and_guard(tmp_path: Path) -> None:
+def test_kubecost_proxy_manifests_pass_schemas_and_guard(tmp_path: Path, tools: Toolchain) -> None:
     """The proxy is hand-written here, so it gets the same checks a chart's output gets."""
     import kubernetes_validate
 
     from bot.checks.guard import parse_report, run_guard
-    from bot.toolchain import Toolchain
 
     objects = values("kubecost", "dev")["extraObjects"]
     files = []
@@ -266,9 +266,7 @@ def test_kubecost_proxy_manifests_pass_schemas_and_guard(tmp_path: Path) -> None
         kubernetes_validate.validate(doc, "1.34.0", strict=True)
         files.append(tmp_path / f"{i}.json")
         files[-1].write_text(json.dumps(doc))
-    guard = Toolchain().find("cfn-guard")
-    if guard is None:
-        pytest.skip("cfn-guard not available")
+    guard = tools.require("cfn-guard")
     rules = sorted((ROOT / "guard" / "kubernetes").glob("*.guard"))
     assert rules
     assert parse_report(run_guard(guard.path, rules, files), {}) == []

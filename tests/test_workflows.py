@@ -113,14 +113,23 @@ def test_least_privilege_per_job(path):
 
 def test_deploy_chain_is_bound_to_environments_and_never_cancelled():
     deploy = jobs(WORKFLOWS / "deploy.yml")
-    assert list(deploy) == ["dev", "tst", "prd"]
-    assert deploy["tst"]["needs"] == "dev" and deploy["prd"]["needs"] == "tst"
-    for env, job in deploy.items():
-        assert job["environment"] == env
+    assert list(deploy) == ["plan-dev", "dev", "plan-tst", "tst", "plan-prd", "prd"]
+    assert deploy["plan-tst"]["needs"] == "dev" and deploy["plan-prd"]["needs"] == "tst"
+    for env in ("dev", "tst", "prd"):
+        job, plan = deploy[env], deploy[f"plan-{env}"]
+        assert job["environment"] == env and job["needs"] == f"plan-{env}"
         assert job["concurrency"] == {"group": f"infra-bot-deploy-{env}",
                                       "cancel-in-progress": "false"}  # fmt: skip
-        assert f"--env {env}" in job["steps"][-1]["run"]
+        assert job["steps"][-1]["run"] == f"infra-bot handle --env {env} --stage execute"
         assert job["steps"][-1]["env"]["INFRA_BOT_ENVIRONMENT"] == env
+        assert job["steps"][-1]["env"]["INFRA_BOT_PLAN"] == \
+            f"${{{{ needs.plan-{env}.outputs.plan }}}}"  # fmt: skip
+        # The plan job is not approved: no environment, no deploy role, no bound env.
+        assert "environment" not in plan and plan["concurrency"]["cancel-in-progress"] == "false"
+        assert plan["steps"][-1]["run"] == f"infra-bot handle --env {env} --stage plan"
+        assert "INFRA_BOT_ENVIRONMENT" not in plan["steps"][-1]["env"]
+        assert "INFRA_BOT_PLAN_ROLE_ARN" in str(plan["steps"])
+        assert "DEPLOY_ROLE" not in str(plan["steps"])
     on = load(WORKFLOWS / "deploy.yml")["on"]
     assert on["push"]["branches"] == ["main"]
 

@@ -50,6 +50,7 @@ class CloudFormationApi(Protocol):
     def create_change_set(self, **kwargs: Any) -> dict[str, Any]: ...
     def describe_change_set(self, stack_name: str, change_set: str) -> dict[str, Any] | None: ...
     def list_change_sets(self, stack_name: str) -> list[dict[str, Any]]: ...
+    def change_set_template(self, stack_name: str, change_set: str) -> Any: ...
     def execute_change_set(self, stack_name: str, change_set: str) -> None: ...
     def delete_change_set(self, stack_name: str, change_set: str) -> None: ...
     def stack_events(self, stack_name: str) -> list[dict[str, Any]]: ...
@@ -181,6 +182,16 @@ class Boto3CloudFormation:
             raise
         # moto lists every stack's change sets; never act on another stack's.
         return [s for s in summaries if s.get("StackName", stack_name) == stack_name]
+
+    def change_set_template(self, stack_name: str, change_set: str) -> Any:
+        """The template as submitted with the change set (GetTemplate, stage Original):
+        a dict when it is JSON (botocore decodes it), else the text."""
+        return self._call(
+            "get_template",
+            StackName=stack_name,
+            ChangeSetName=change_set,
+            TemplateStage="Original",
+        ).get("TemplateBody")
 
     def execute_change_set(self, stack_name: str, change_set: str) -> None:
         self._call("execute_change_set", StackName=stack_name, ChangeSetName=change_set)

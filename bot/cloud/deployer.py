@@ -2,7 +2,12 @@
 
 Nothing else runs: no change set -> refused (the CLI may replan on request),
 a change set for the same commit but another hash -> refused (the files changed
-after review). Stacks go in dependency order; the first failure stops the rest.
+after review), a change set whose content (template, parameters, tags,
+capabilities) is not what the spec creates -> refused (bot.cloud.verify: a name is
+no identity). With `pinned` (the ids of a published plan: PRD's plan job,
+`/infra apply`'s plan comment) only the change set of that id runs. The verified
+change set is executed by its id, so a replacement made after the check cannot run.
+Stacks go in dependency order; the first failure stops the rest.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from bot.cloud.events import (
     failed_resources,
     new_events,
 )
+from bot.cloud.planner import deploy_tags
 from bot.cloud.preview import is_no_changes, stack_state_advice, tags_of
 from bot.cloud.spec import CHANGE_SET_PREFIX, TAG_COMMIT, TAG_HASH, StackSpec, parse_description
+from bot.cloud.verify import content_mismatches, describe_mismatches
 from bot.cloud.waiting import Clock
 
 DEPLOY_TIMEOUT = 3600.0
@@ -33,6 +40,7 @@ class Result(StrEnum):
     UNCHANGED = "unchanged"
     NOT_PLANNED = "not planned"
     STALE_PLAN = "changed after planning"
+    NOT_REVIEWED = "not what was reviewed"
     BLOCKED = "blocked"
     ROLLED_BACK = "rolled back"
     FAILED = "failed"
@@ -60,6 +68,8 @@ class StackResult:
 
 EventSink = Callable[[StackSpec, StackEvent], None]
 DeployHook = Callable[[StackResult], None]
+Pins = dict[str, str]
+"""stack -> the ChangeSetId a published plan showed; a stack missing has nothing to run."""
 
 
 def _result(spec: StackSpec, result: Result, message: str, **kw: Any) -> StackResult:
@@ -125,6 +135,37 @@ def verify_change_set(spec: StackSpec, desc: dict[str, Any]) -> str | None:
     return None
 
 
+def pin_refusal(spec: StackSpec, desc: dict[str, Any], pins: Pins | None) -> str | None:
+    """Why a change set outside the published plan must not run, or None. Pure."""
+    if pins is None:
+        return None
+    want = pins.get(spec.stack)
+    got = str(desc.get("ChangeSetId") or "")
+    if want is None:
+        return (
+            f"{spec.stack_name}: the reviewed plan had nothing to execute for this stack, "
+            f"but change set {spec.change_set_name} ({got}) is there now; refusing it. "
+            "Plan again and review the new plan."
+        )
+    if got != want:
+        return (
+            f"{spec.stack_name}: change set {spec.change_set_name} was replaced after the "
+            f"plan was published (reviewed id {want}, now {got or 'none'}); refusing it. "
+            "Plan again and review the new plan."
+        )
+    return None
+
+
+def verify_content(
+    cfn: CloudFormationApi, spec: StackSpec, desc: dict[str, Any], stack: dict[str, Any] | None
+) -> str | None:
+    """Why the described change set is not what `spec` would create, or None."""
+    change_set = str(desc.get("ChangeSetId") or spec.change_set_name)
+    template = cfn.change_set_template(spec.stack_name, change_set)
+    found = content_mismatches(spec, desc, template, deploy_tags(spec, stack))
+    return describe_mismatches(spec, spec.change_set_name, found) if found else None
+
+
 def deploy_stack(  # noqa: PLR0911 - one guard clause per reason to refuse
     cfn: CloudFormationApi,
     spec: StackSpec,
@@ -132,6 +173,7 @@ def deploy_stack(  # noqa: PLR0911 - one guard clause per reason to refuse
     *,
     on_event: EventSink | None = None,
     timeout: float = DEPLOY_TIMEOUT,
+    pins: Pins | None = None,
 ) -> StackResult:
     stack = cfn.describe_stack(spec.stack_name)
     status = stack.get("StackStatus") if stack else None
@@ -142,6 +184,9 @@ def deploy_stack(  # noqa: PLR0911 - one guard clause per reason to refuse
     if advice:
         return _result(spec, Result.BLOCKED, advice, final_status=status)
     refusal = find_plan(spec, cfn.list_change_sets(spec.stack_name) if stack else [])
+    if refusal and pins is not None and spec.stack in pins:
+        refusal = (Result.NOT_REVIEWED, f"{spec.stack_name}: the reviewed change set "
+                   f"{pins[spec.stack]} is gone; plan again and review the new plan")  # fmt: skip
     if refusal:
         return _result(spec, refusal[0], refusal[1], final_status=status)
     desc = cfn.describe_change_set(spec.stack_name, spec.change_set_name)
@@ -158,8 +203,12 @@ def deploy_stack(  # noqa: PLR0911 - one guard clause per reason to refuse
     problem = verify_change_set(spec, desc)
     if problem:
         return _result(spec, Result.STALE_PLAN, problem, change_set=spec.change_set_name)
+    problem = pin_refusal(spec, desc, pins) or verify_content(cfn, spec, desc, stack)
+    if problem:
+        return _result(spec, Result.NOT_REVIEWED, problem, change_set=spec.change_set_name)
     seen = {str(e.get("EventId")) for e in cfn.stack_events(spec.stack_name)}
-    cfn.execute_change_set(spec.stack_name, spec.change_set_name)
+    # By id: the change set just verified, not whatever bears its name by now.
+    cfn.execute_change_set(spec.stack_name, str(desc.get("ChangeSetId") or spec.change_set_name))
     return _watch(cfn, spec, clock, seen, on_event=on_event, timeout=timeout)
 
 
@@ -236,6 +285,7 @@ def deploy_stacks(
     replan: Callable[[StackSpec], None] | None = None,
     prepare: Callable[[StackSpec], None] | None = None,
     timeout: float = DEPLOY_TIMEOUT,
+    pins: Pins | None = None,
 ) -> list[StackResult]:
     """Deploy in order; after the first stack that is not ok, the rest are SKIPPED.
 
@@ -244,16 +294,17 @@ def deploy_stacks(
     `replan` (the CLI's --replan) plans a stack that has no change set and tries once
     more; a plan that changed after review is never replanned here.
     `on_result` is the hook for deploy records (GitHub deployments) per stack.
+    `pins`: only the change sets of a published plan run (see pin_refusal).
     """
     results: list[StackResult] = []
     for i, spec in enumerate(specs):
         cfn = cfn_for(spec)
         if prepare is not None:
             prepare(spec)
-        res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout)
+        res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout, pins=pins)
         if res.result is Result.NOT_PLANNED and replan is not None:
             replan(spec)
-            res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout)
+            res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout, pins=pins)
         results.append(res)
         if on_result:
             on_result(res)

@@ -23,6 +23,7 @@ from bot.cloud.spec import (
     api_parameters,
     api_tags,
 )
+from bot.cloud.verify import content_mismatches, describe_mismatches
 from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
 
 TAG_PREVIOUS = "infra-bot:previous-commit"
@@ -34,7 +35,7 @@ def _is_settled(desc: dict[str, Any] | None) -> bool:
     return desc is None or desc.get("Status") in _SETTLED
 
 
-def _deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]:
+def deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]:
     """The change set's tags: the deployment file's, our identity, and what it replaces.
 
     The previous commit is what `rollback` returns to after a deploy that succeeded
@@ -62,7 +63,7 @@ def plan_stack(
     existing = cfn.list_change_sets(spec.stack_name) if stack else []
     planned = replace(blank, change_set=spec.change_set_name, change_set_type=kind)
     try:
-        _ensure_change_set(cfn, spec, stack, kind, existing)
+        made = _ensure_change_set(cfn, spec, stack, kind, existing)
     except NoChangesError as exc:
         stale = _delete_stale(cfn, spec, existing)
         return replace(planned, outcome=Outcome.NO_CHANGES, reason=str(exc), deleted_stale=stale)
@@ -77,7 +78,34 @@ def plan_stack(
     except WaitTimeoutError as exc:
         return replace(planned, reason=str(exc))
     planned = replace(planned, deleted_stale=_delete_stale(cfn, spec, existing))
-    return _verdict(cfn, spec, planned, desc)
+    problem = _not_ours(cfn, spec, stack, desc, made)
+    if problem:
+        return replace(planned, reason=problem)
+    return _verdict(cfn, spec, replace(planned, change_set_id=made), desc)
+
+
+def _not_ours(
+    cfn: CloudFormationApi,
+    spec: StackSpec,
+    stack: dict[str, Any] | None,
+    desc: dict[str, Any] | None,
+    made: str,
+) -> str | None:
+    """Why the change set under our name is not the one we created or verified, or None.
+
+    A reused one is compared by content (bot.cloud.verify), a new one by id: something
+    may have replaced it between CreateChangeSet and DescribeChangeSet."""
+    if desc is None or desc.get("Status") != "CREATE_COMPLETE":
+        return None
+    if str(desc.get("ChangeSetId") or "") != made:
+        return (
+            f"{spec.stack_name}: change set {spec.change_set_name} was replaced while we "
+            f"planned it (created {made}, found {desc.get('ChangeSetId')}); not showing it"
+        )
+    found = content_mismatches(
+        spec, desc, cfn.change_set_template(spec.stack_name, made), deploy_tags(spec, stack)
+    )
+    return describe_mismatches(spec, spec.change_set_name, found) if found else None
 
 
 def _ensure_change_set(
@@ -86,21 +114,24 @@ def _ensure_change_set(
     stack: dict[str, Any] | None,
     kind: str,
     existing: list[dict[str, Any]],
-) -> None:
-    if _reusable(spec, existing):
-        return
+) -> str:
+    """The id of our change set: an executable one of this name, else a new one."""
+    reused = _reusable(spec, existing)
+    if reused:
+        return reused
     if any(s.get("ChangeSetName") == spec.change_set_name for s in existing):
         cfn.delete_change_set(spec.stack_name, spec.change_set_name)
-    cfn.create_change_set(
+    created = cfn.create_change_set(
         StackName=spec.stack_name,
         ChangeSetName=spec.change_set_name,
         ChangeSetType=kind,
         TemplateBody=spec.body,
         Parameters=api_parameters(spec),
         Capabilities=list(spec.capabilities),
-        Tags=api_tags(_deploy_tags(spec, stack)),
+        Tags=api_tags(deploy_tags(spec, stack)),
         Description=spec.description,
     )
+    return str(created.get("Id") or "")
 
 
 def _verdict(
@@ -123,13 +154,18 @@ def _verdict(
     return replace(planned, outcome=Outcome.CHANGES, changes=parse_changes(desc))
 
 
-def _reusable(spec: StackSpec, existing: list[dict[str, Any]]) -> bool:
-    """Planning the same commit and hash again reuses a change set that is still executable."""
-    return any(
-        s.get("ChangeSetName") == spec.change_set_name
-        and s.get("Status") == "CREATE_COMPLETE"
-        and s.get("ExecutionStatus") == "AVAILABLE"
-        for s in existing
+def _reusable(spec: StackSpec, existing: list[dict[str, Any]]) -> str | None:
+    """Planning the same commit and hash again reuses a change set that is still executable
+    (its id; plan_stack then checks its content)."""
+    return next(
+        (
+            str(s.get("ChangeSetId") or "")
+            for s in existing
+            if s.get("ChangeSetName") == spec.change_set_name
+            and s.get("Status") == "CREATE_COMPLETE"
+            and s.get("ExecutionStatus") == "AVAILABLE"
+        ),
+        None,
     )
 
 

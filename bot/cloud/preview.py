@@ -97,6 +97,8 @@ class StackPreview:
     outcome: Outcome
     change_set: str | None = None
     change_set_type: str | None = None  # CREATE | UPDATE
+    # The ChangeSetId infra-bot created or verified: what a published plan pins.
+    change_set_id: str | None = None
     stack_status: str | None = None
     changes: tuple[ResourceChange, ...] = ()
     reason: str | None = None

@@ -19,6 +19,7 @@ from bot.cloud.adapter import CloudError, CloudFormationApi
 from bot.cloud.deployer import (
     DeployHook,
     EventSink,
+    Pins,
     StackResult,
     deploy_stack,
     deploy_stacks,
@@ -271,13 +272,15 @@ def _deploy_locked(
     on_result: DeployHook | None,
     replan: Callable[[StackSpec], None] | None = None,
     prepare: Callable[[StackSpec], None] | None = None,
+    pins: Pins | None = None,
 ) -> tuple[list[StackResult], list[ReleaseResult]]:
     """The stacks of `order` at `commit` (bot.cloud.deployer.deploy_stacks), then the
     releases of `repo` (deploy_helm), under the environment's lock."""
     specs = specs_for(repo, run.env.name, order, commit)
     with env_lock(run):
         results = deploy_stacks(run.cfn_for, specs, run.clock, on_event=on_event,
-                                on_result=on_result, replan=replan, prepare=prepare)  # fmt: skip
+                                on_result=on_result, replan=replan, prepare=prepare,
+                                pins=pins)  # fmt: skip
         return results, deploy_helm(run, repo, access, order, results)
 
 
@@ -295,14 +298,17 @@ def deploy_env(
     connect: ClusterConnect | None = None,
     bound_env: str | None = None,
     override_protection: bool = False,
+    pins: Pins | None = None,
 ) -> DeployOutcome:
-    """Deploy the stacks in order, then (with `helm`) the Helm releases: see deploy_helm."""
+    """Deploy the stacks in order, then (with `helm`) the Helm releases: see deploy_helm.
+    With `pins` only the change sets of that published plan run, and nothing is replanned."""
     guard_protected(run.env.name, bound_env, override_protection)
     order = ordered_stacks(run.repo, run.env.name, stacks)
     replanned: list[StackPreview] = []
+    planner = _planner(run, replanned, on_preview) if replan and pins is None else None
     results, releases = _deploy_locked(
         run, run.repo, commit, order, HelmAccess(helm, kubeconfig, connect), on_event=on_event,
-        on_result=on_result, replan=_planner(run, replanned, on_preview) if replan else None,
+        on_result=on_result, replan=planner, pins=pins,
     )  # fmt: skip
     return DeployOutcome(results, releases, replanned)
 
@@ -360,12 +366,15 @@ def promote(
     helm: HelmRunner | None = None,
     kubeconfig: Path | None = None,
     connect: ClusterConnect | None = None,
+    planned: tuple[str, Pins] | None = None,
 ) -> PromotionOutcome:
     """Pre-checks on `source`, then plan and deploy `target` stack by stack at source's commit,
     then (with `helm`) the Helm releases of that commit (see deploy_helm).
 
     Plan and deploy alternate per stack: in a new environment a stack's change set
-    can only be created once the stacks it imports from exist.
+    can only be created once the stacks it imports from exist. With `planned` (the
+    commit and change set ids plan_promotion published and someone approved) nothing
+    is planned: the source must still be at that commit, and only those change sets run.
     """
     if source.env.next and source.env.next != target.env.name:
         raise RunRefused(
@@ -376,16 +385,51 @@ def promote(
     outcome = PromotionOutcome(source.env.name, target.env.name, checks, commit, [], [])
     if not outcome.allowed or dry_run or commit is None:
         return outcome
+    if planned is not None and planned[0] != commit:
+        raise RunRefused(
+            f"{source.env.name} is at {commit[:12]} now, but the approved plan of "
+            f"{target.env.name} is for {planned[0][:12]}; refusing. Plan again and review it."
+        )
     repo = _repo_at(target.repo, commit)
     previews: list[StackPreview] = []
     results, releases = _deploy_locked(
         target, repo, commit, ordered_stacks(repo, target.env.name, stacks),
         HelmAccess(helm, kubeconfig, connect), on_event=on_event, on_result=on_result,
-        prepare=_planner(target, previews, on_preview),
+        prepare=_planner(target, previews, on_preview) if planned is None else None,
+        pins=planned[1] if planned is not None else None,
     )  # fmt: skip
     return PromotionOutcome(
         source.env.name, target.env.name, checks, commit, previews, results, releases
     )
+
+
+def plan_promotion(
+    source: EnvRun,
+    target: EnvRun,
+    *,
+    stacks: list[str] | None = None,
+    checks_passed: bool | None = None,
+    on_preview: Callable[[StackPreview], None] | None = None,
+) -> PromotionOutcome:
+    """The pre-checks on `source`, then `target`'s change sets at source's commit, not
+    executed: what an approver reviews before `promote(planned=...)` executes them.
+
+    `target` may be opened with its plan role. In a new environment a stack that imports
+    from one not deployed yet fails to plan; it runs after a later plan, once it can.
+    """
+    if source.env.next and source.env.next != target.env.name:
+        raise RunRefused(
+            f"{source.env.name} promotes to {source.env.next}, not to {target.env.name}"
+        )
+    checks, commit = promotion_checks(source, checks_passed, stacks)
+    outcome = PromotionOutcome(source.env.name, target.env.name, checks, commit, [], [])
+    if not outcome.allowed or commit is None:
+        return outcome
+    repo = _repo_at(target.repo, commit)
+    order = ordered_stacks(repo, target.env.name, stacks)
+    specs = specs_for(repo, target.env.name, order, commit)
+    previews = plan_stacks(target.cfn_for, specs, target.clock, on_preview)
+    return PromotionOutcome(source.env.name, target.env.name, checks, commit, previews, [])
 
 
 @dataclass(frozen=True)

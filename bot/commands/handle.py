@@ -7,6 +7,8 @@ exit 0 quietly, so one workflow can call it for everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,6 +37,22 @@ def handle(
         str | None,
         typer.Option("--run", help="Run this /infra command for the event's PR (workflow steps)."),
     ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            "--stage",
+            help="Deploy job stage: `plan` (create and publish the change sets) or "
+            "`execute` (run exactly the published ones). Default: both in one job.",
+        ),
+    ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            "--plan",
+            envvar="INFRA_BOT_PLAN",
+            help="With --stage execute: the plan job's `plan` output (JSON).",
+        ),
+    ] = None,
 ) -> None:
     """Handle the GitHub event of this workflow run ($GITHUB_EVENT_NAME, $GITHUB_EVENT_PATH)."""
     from bot.github.actions import log
@@ -43,7 +61,10 @@ def handle(
 
     try:
         settings = Settings.from_env()
-        outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run)
+        if stage not in {None, "plan", "execute"}:
+            raise SettingsError(f"--stage {stage!r}: want `plan` or `execute`")
+        outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run,
+                             stage=stage, plan=plan)  # fmt: skip
     except SettingsError as exc:
         raise fail(str(exc)) from None
     except GitHubError as exc:
@@ -61,11 +82,19 @@ def run_handle(
     sarif: Path | None = None,
     env: str | None = None,
     run: str | None = None,
+    stage: str | None = None,
+    plan: str | None = None,
 ) -> Outcome:
     """Parse the event and route it; `api` defaults to PyGithub against $GITHUB_API_URL."""
     from bot.github.context import Context
     from bot.github.events import parse_event
-    from bot.github.pygithub_api import PyGithubAPI, app_installation_auth, make_retry
+    from bot.github.pygithub_api import (
+        GITHUB_ACTIONS_LOGIN,
+        PyGithubAPI,
+        app_bot_login,
+        app_installation_auth,
+        make_retry,
+    )
     from bot.github.router import route
     from bot.settings import SettingsError
 
@@ -75,6 +104,7 @@ def run_handle(
             raise SettingsError("GITHUB_REPOSITORY is not set; run inside GitHub Actions")
         retry = make_retry(backoff=settings.retry_backoff)
         auth = None
+        bot_login: str | Callable[[], str] = GITHUB_ACTIONS_LOGIN
         if settings.app_id is not None and settings.app_private_key is not None:
             # Act as the GitHub App: its PRs and pushes trigger workflows, and it
             # can read org team membership (GITHUB_TOKEN can do neither).
@@ -86,6 +116,9 @@ def run_handle(
                 base_url=settings.api_url,
                 retry=retry,
             )
+            app_id, key = settings.app_id, settings.app_private_key.get_secret_value()
+            # Asked only when a command checks whose comment a marker is in.
+            bot_login = partial(app_bot_login, app_id, key, base_url=settings.api_url, retry=retry)
         api = PyGithubAPI(
             settings.repository,
             settings.token.get_secret_value(),
@@ -93,6 +126,7 @@ def run_handle(
             base_url=settings.api_url,
             retry=retry,
             write_pause=settings.write_pause,
+            bot_login=bot_login,
         )
     ctx = Context(
         api=api,
@@ -101,5 +135,7 @@ def run_handle(
         sarif_path=sarif,
         env=env or settings.bound_environment,
         run_command=run,
+        stage=stage,
+        plan=plan,
     )
     return route(ctx, event)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.demo.localgit import LocalGit
 from bot.github.api import (
@@ -100,6 +100,10 @@ class LocalGitHub:
     @property
     def repository(self) -> str:
         return self._repository
+
+    @property
+    def bot_login(self) -> str:
+        return BOT_LOGIN
 
     def default_branch(self) -> str:
         self._call("default_branch")
@@ -227,14 +231,17 @@ class LocalGitHub:
             raise GitHubError(f"issue #{number} not found", status=404)
         cid = next(self._ids)
         url = f"https://github.local/{self._repository}/issues/{number}#issuecomment-{cid}"
-        self.comments[cid] = Comment(cid, body, author, is_bot, url)
+        now = datetime.now(UTC)
+        self.comments[cid] = Comment(cid, body, author, is_bot, url, now, now)
         self.comment_thread[cid] = number
         self.threads[number].comments.append(cid)
         return self.comments[cid]
 
     def edit_issue_comment(self, comment_id: int, body: str) -> None:
         self._call("edit_issue_comment")
-        self.comments[comment_id] = replace(self.comments[comment_id], body=body)
+        self.comments[comment_id] = replace(
+            self.comments[comment_id], body=body, updated_at=datetime.now(UTC)
+        )
 
     def add_reaction(self, comment_id: int, reaction: Reaction) -> None:
         self._call("add_reaction")
@@ -314,7 +321,14 @@ class LocalGitHub:
             raise GitHubError(f"{by} may not approve deployments", status=403)
         deployment.state, deployment.approved_by = "approved", by
 
-    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+    def record_deployment(
+        self,
+        environment: str,
+        sha: str,
+        state: str,
+        description: str,
+        payload: dict[str, object] | None = None,
+    ) -> int:
         """What the bot records after a deploy (the GitHubAPI method)."""
         self._call("record_deployment")
         deployment = Deployment(environment, sha, state, description=description,

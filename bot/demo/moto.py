@@ -13,7 +13,11 @@ resource whose moto model cannot update (an EIP: a tag changed) by None, which
 the next Fn::GetAtt reads as "undefined resource". CloudFormation skips the
 first and updates the second in place; the patch keeps both as they were.
 Deploy records live in stack tags and the platform is a chain of imports, so
-`patch_change_sets` adds both to moto's backend. It changes the stand-in, not
+`patch_change_sets` adds both to moto's backend. infra-bot verifies a change set by
+its content before executing it, which moto cannot show: its GetTemplate ignores
+ChangeSetName (it answers the stack's template), its DescribeChangeSet drops the
+tags and it never records the capabilities; the patch answers all three as
+CloudFormation does. It changes the stand-in, not
 infra-bot: nothing outside bot/demo knows about it.
 
 The endpoint is handed to boto3 through the per-service variables
@@ -111,10 +115,56 @@ def patch_change_sets() -> None:
         return updated if updated is not None else resources_map[logical_id]
 
     parsing.parse_and_update_resource = parse_and_update_resource
+    _patch_change_set_content()
     execute_change_set._infra_bot_patched = True  # type: ignore[attr-defined]
     ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign,assignment]
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
     CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
+
+
+def _patch_change_set_content() -> None:
+    """GetTemplate with ChangeSetName; DescribeChangeSet with its Tags and Capabilities."""
+    from moto.cloudformation.responses import CloudFormationResponse, transform_dict
+    from moto.core.responses import ActionResult
+
+    def find(backend: Any, stack_name: str | None, name: str) -> Any:
+        by_id = backend.change_sets.get(name)
+        if by_id is not None:
+            return by_id
+        return next(
+            (cs for cs in backend.change_sets.values()
+             if cs.change_set_name == name and stack_name in {None, cs.stack_name, cs.stack_id}),
+            None,
+        )  # fmt: skip
+
+    get_template_original = CloudFormationResponse.get_template
+
+    def get_template(self: Any) -> Any:
+        name = self._get_param("ChangeSetName")
+        if not name:
+            return get_template_original(self)
+        change_set = find(self.cloudformation_backend, self._get_param("StackName"), name)
+        if change_set is None:
+            from moto.cloudformation.exceptions import ValidationError
+
+            raise ValidationError(name, message=f"ChangeSet [{name}] does not exist")
+        return ActionResult({"TemplateBody": change_set.template, "StagesAvailable": ["Original"]})
+
+    create_original = CloudFormationResponse.create_change_set
+
+    def create_change_set(self: Any) -> Any:
+        result = create_original(self)
+        created: dict[str, Any] = result.result  # type: ignore[assignment]
+        change_set = find(self.cloudformation_backend, None, created["Id"])
+        if change_set is not None:
+            change_set.capabilities = list(self._get_param("Capabilities", []))
+        return result
+
+    # Tags are a dict on moto's model; the API answers a list, as it does for stacks.
+    transformers = CloudFormationResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
+    transformers["DescribeChangeSetOutput.Tags"] = transform_dict
+    CloudFormationResponse.get_template = get_template  # type: ignore[method-assign]
+    CloudFormationResponse.create_change_set = create_change_set  # type: ignore[method-assign]
 
 
 def endpoint_variables(endpoint: str) -> dict[str, str]:

@@ -124,6 +124,8 @@ class Demo:
         self.watch = Watcher(self.gh)
         self.show, self.pause = show, pause
         self.summary = root.parent / "job-summary.md"
+        self.output = root.parent / "job-output.txt"  # $GITHUB_OUTPUT
+        self.prd_plan = ""
         self.result = DemoResult([], self.gh)
 
     # ------------------------------------------------------------ plumbing
@@ -136,8 +138,11 @@ class Demo:
         env: str | None = None,
         run: str | None = None,
         actor: str = "",
+        stage: str | None = None,
+        plan: str | None = None,
     ) -> Outcome:
-        """One workflow run: the event file, the Actions settings, `infra-bot handle`."""
+        """One workflow run: the event file, the Actions settings, `infra-bot handle`.
+        A deploy's plan stage runs in a job without the environment (deploy.yml)."""
         from bot.commands.handle import run_handle
         from bot.settings import Settings
 
@@ -146,9 +151,11 @@ class Demo:
         settings = Settings(
             event_name=event, event_path=event_path, repository=REPOSITORY,
             workspace=self.root, step_summary=self.summary, actor=actor,
-            bound_environment=env, write_pause=0.0, retry_backoff=0.0,
+            bound_environment=None if stage == "plan" else env, write_pause=0.0,
+            retry_backoff=0.0, output=self.output,
         )  # fmt: skip
-        return run_handle(settings, api=self.gh, workspace=workspace, env=env, run=run)
+        return run_handle(settings, api=self.gh, workspace=workspace, env=env, run=run,
+                          stage=stage, plan=plan)  # fmt: skip
 
     def expect(self, outcome: Outcome, what: str) -> None:
         if outcome.exit_code != 0:
@@ -189,7 +196,8 @@ class Demo:
             s["StackName"]
             for page in pages
             for s in page["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE"
+            # A stack in review holds a planned change set and no resources yet.
+            if s["StackStatus"] not in {"DELETE_COMPLETE", "REVIEW_IN_PROGRESS"}
         )
 
     def snapshot(self, name: str, env: str) -> list[str]:
@@ -268,6 +276,12 @@ class Demo:
             raise StepFailedError(f"tst has {tst}, dev has {dev}")
 
     def prd_waits(self) -> None:
+        push = payloads.push(REPOSITORY, "0" * 40, self.git.rev("main"), "carol")
+        self.output.unlink(missing_ok=True)
+        self.expect(self.handle("push", push, workspace=self.root, env="prd", actor="carol",
+                                stage="plan"), "plan prd")  # fmt: skip
+        lines = self.output.read_text(encoding="utf-8").splitlines()
+        self.prd_plan = next(ln.removeprefix("plan=") for ln in lines if ln.startswith("plan="))
         self.deployment = self.gh.request_deployment("prd", self.git.rev("main"))
         prd = self.snapshot("prd-before-approval", "prd")
         if prd:
@@ -276,8 +290,8 @@ class Demo:
     def prd_approved(self) -> None:
         self.gh.approve(self.deployment, "carol")
         push = payloads.push(REPOSITORY, "0" * 40, self.git.rev("main"), "carol")
-        self.expect(self.handle("push", push, workspace=self.root, env="prd", actor="carol"),
-                    "deploy prd")  # fmt: skip
+        self.expect(self.handle("push", push, workspace=self.root, env="prd", actor="carol",
+                                stage="execute", plan=self.prd_plan), "deploy prd")  # fmt: skip
         prd = self.snapshot("prd-after-approval", "prd")
         if len(prd) != len(self.result.snapshots["tst-after-promotion"]):
             raise StepFailedError(f"prd has {prd} after the approved deploy")
@@ -304,9 +318,10 @@ class Demo:
             ("carol merges; the deploy workflow's dev job deploys the merge commit",
              self.merge),
             ("The tst job promotes DEV's commit to TST", self.promote_tst),
-            ("The prd job waits for the prd environment's required reviewer",
-             self.prd_waits),
-            ("carol approves the prd deployment; the prd job deploys", self.prd_approved),
+            ("The prd plan job publishes PRD's change sets; the prd job waits for the "
+             "prd environment's required reviewer", self.prd_waits),
+            ("carol approves the prd deployment; the prd job executes exactly those",
+             self.prd_approved),
             ("alice comments `/infra status`", self.status),
         ]  # fmt: skip
 

@@ -31,6 +31,16 @@ def append_summary(path: Path | None, markdown: str) -> None:
         fh.write(data + b"\n")
 
 
+def set_output(path: Path | None, name: str, value: str) -> None:
+    """A step output ($GITHUB_OUTPUT; a no-op outside Actions). One line: `value` has none."""
+    if path is None:
+        return
+    if "\n" in value or "\r" in value or not name.replace("-", "").isalnum():
+        raise ValueError(f"step output {name!r} must be one line with a plain name")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{name}={value}\n")
+
+
 def write_sarif(path: Path | None, sarif: dict[str, Any]) -> None:
     if path is None:
         return

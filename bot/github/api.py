@@ -97,6 +97,8 @@ class Comment:
     author: str
     author_is_bot: bool
     html_url: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None  # the last edit (created_at when never edited)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,11 @@ class GitHubAPI(Protocol):
 
     @property
     def repository(self) -> str: ...  # "owner/name"
+
+    @property
+    def bot_login(self) -> str:
+        """The login comments written through this API carry: only its markers count."""
+        ...
 
     # --- repository -------------------------------------------------------
     def default_branch(self) -> str: ...
@@ -251,7 +258,14 @@ class GitHubAPI(Protocol):
         ...
 
     # --- deployments --------------------------------------------------------
-    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+    def record_deployment(
+        self,
+        environment: str,
+        sha: str,
+        state: str,
+        description: str,
+        payload: dict[str, object] | None = None,
+    ) -> int:
         """A GitHub deployment of `sha` to `environment` with one status (success, failure
-        ...); returns the deployment's id. A record only: GitHub runs nothing."""
+        ...) and `payload`; returns the deployment's id. A record only: GitHub runs nothing."""
         ...

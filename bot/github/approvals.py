@@ -1,8 +1,10 @@
 """`/infra approve-cost <env>`: recorded in one sticky comment the cost step reads.
 
 Each approval is a line with a hidden, machine-readable marker:
-`<!-- approve-cost env=prd user=alice sha=<head sha> -->`. Only comments
-written by a bot count, so nobody approves by pasting the marker themselves.
+`<!-- approve-cost env=prd user=alice sha=<head sha> -->`. Only the comment written
+by this bot's own account (the API's `bot_login`) counts: not a person pasting the
+marker, not another bot or App that can comment on the repository. And an approval
+counts only while its approver still has write access.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.github.api import Comment, GitHubAPI
+from bot.github.api import Comment, GitHubAPI, Permission
 from bot.github.commands import CommandRequest, CommandResult
 from bot.github.sticky import ours
 from bot.render.text import quote_untrusted
@@ -30,9 +32,14 @@ class CostApproval:
     sha: str
 
 
-def parse_approvals(comments: list[Comment]) -> list[CostApproval]:
+def by_bot(comments: list[Comment], bot_login: str) -> list[Comment]:
+    """The comments written by this bot's own account (any Bot may write a marker)."""
+    return [c for c in comments if c.author_is_bot and c.author == bot_login]
+
+
+def parse_approvals(comments: list[Comment], bot_login: str) -> list[CostApproval]:
     """Approvals recorded in the bot's cost-approval comment, latest per environment."""
-    mine = ours(comments, KIND).get(1)
+    mine = ours(by_bot(comments, bot_login), KIND).get(1)
     if mine is None:
         return []
     found: dict[str, CostApproval] = {}
@@ -53,13 +60,23 @@ def render_approvals(approvals: list[CostApproval]) -> str:
     return "\n".join(lines)
 
 
-def approved_cost_envs(api: GitHubAPI, number: int, head_sha: str | None = None) -> dict[str, str]:
-    """env -> approving user; with `head_sha`, only approvals given for that commit."""
-    return {
+def valid_approvals(
+    api: GitHubAPI, comments: list[Comment], head_sha: str | None = None
+) -> dict[str, str]:
+    """env -> approving user: recorded by this bot, by someone who can still write, and
+    with `head_sha`, given for that commit."""
+    found = {
         a.env: a.user
-        for a in parse_approvals(api.list_issue_comments(number))
+        for a in parse_approvals(comments, api.bot_login)
         if head_sha is None or a.sha == head_sha
     }
+    writers = {u for u in set(found.values()) if api.permission(u) >= Permission.WRITE}
+    return {env: user for env, user in found.items() if user in writers}
+
+
+def approved_cost_envs(api: GitHubAPI, number: int, head_sha: str | None = None) -> dict[str, str]:
+    """env -> approving user; with `head_sha`, only approvals given for that commit."""
+    return valid_approvals(api, api.list_issue_comments(number), head_sha)
 
 
 def run_approve_cost(request: CommandRequest) -> CommandResult:
@@ -69,13 +86,14 @@ def run_approve_cost(request: CommandRequest) -> CommandResult:
     if not re.fullmatch(r"[A-Za-z0-9-]+(?:\[bot\])?", request.actor):
         return CommandResult(False, "cannot record an approval for this account name.")
     comments = request.api.list_issue_comments(request.number)
-    approvals = {a.env: a for a in parse_approvals(comments)}
+    approvals = {a.env: a for a in parse_approvals(comments, request.api.bot_login)}
     approvals[env] = CostApproval(env, request.actor, request.pr.head_sha)
     body = render_approvals([approvals[e] for e in sorted(approvals)])
     from bot.github.sticky import post_sticky
 
+    # Only our own comment is ours to edit: another bot's marker must not stop the record.
     post_sticky(
         request.api, request.number, kind=KIND, valid_at=datetime.now(UTC), body=body,
-        existing=comments,
+        existing=by_bot(comments, request.api.bot_login),
     )  # fmt: skip
     return CommandResult(True)

@@ -33,6 +33,12 @@ class CommandRequest:
     sarif_path: Path | None = None
     # A workflow step (`handle --run`), not a person: answers only when there is news.
     from_workflow: bool = False
+    # When the command's comment was written (`/infra apply` runs only a plan older).
+    comment_at: datetime | None = None
+    # A deploy job's stage (`handle --stage plan|execute`) and, to execute, the plan
+    # the plan job published (its job output).
+    stage: str | None = None
+    plan: str | None = None
 
 
 @dataclass(frozen=True)

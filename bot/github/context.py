@@ -23,6 +23,10 @@ class Context:
     # A workflow step's own command (`handle --run plan`): run for the event's PR
     # on behalf of the workflow, no comment involved.
     run_command: str | None = None
+    # A deploy job's stage (plan | execute; None: both in one job) and the published
+    # plan an execute stage runs (bot.cloud.published).
+    stage: str | None = None
+    plan: str | None = None
 
     @property
     def trusted_root(self) -> Path:

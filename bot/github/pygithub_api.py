@@ -10,7 +10,7 @@ makes a request until a method is called.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -134,6 +134,26 @@ def app_installation_auth(
     return auth
 
 
+GITHUB_ACTIONS_LOGIN = "github-actions[bot]"
+
+
+def app_bot_login(
+    app_id: str, private_key: str, *, base_url: str = "https://api.github.com", retry: Any = None
+) -> str:
+    """The login an App's installation writes as: `<app slug>[bot]` (GET /app, as the App)."""
+    from github import Auth, GithubException, GithubIntegration
+
+    integration = GithubIntegration(
+        auth=Auth.AppAuth(app_id, private_key),
+        base_url=base_url.rstrip("/"),
+        retry=retry if retry is not None else make_retry(),
+    )
+    try:
+        return f"{integration.get_app().slug}[bot]"
+    except GithubException as exc:
+        raise _error(exc, "reading the GitHub App's name") from None
+
+
 class PyGithubAPI:
     def __init__(
         self,
@@ -144,12 +164,16 @@ class PyGithubAPI:
         base_url: str = "https://api.github.com",
         retry: Any = None,
         write_pause: float = 1.0,
+        bot_login: str | Callable[[], str] = GITHUB_ACTIONS_LOGIN,
     ) -> None:
         """`token` is GITHUB_TOKEN; `auth` (a PyGithub Auth, e.g. from
-        `app_installation_auth`) replaces it when given."""
+        `app_installation_auth`) replaces it when given. `bot_login` is who the comments
+        written with it are by (GITHUB_TOKEN's: github-actions[bot]), or how to find out
+        (an App: app_bot_login), asked the first time it is needed."""
         from github import Auth, Github
 
         self._repository = repository
+        self._bot_login = bot_login
         if auth is None and token:
             auth = Auth.Token(token)
         # Github() builds a session; it does not touch the network.
@@ -165,6 +189,12 @@ class PyGithubAPI:
         )
         self._repo_path = f"/repos/{repository}"
         self._default_branch: str | None = None
+
+    @property
+    def bot_login(self) -> str:
+        if callable(self._bot_login):
+            self._bot_login = self._bot_login()
+        return self._bot_login
 
     @property
     def repository(self) -> str:
@@ -474,14 +504,22 @@ class PyGithubAPI:
         ]
 
     # --- deployments --------------------------------------------------------
-    def record_deployment(self, environment: str, sha: str, state: str, description: str) -> int:
+    def record_deployment(
+        self,
+        environment: str,
+        sha: str,
+        state: str,
+        description: str,
+        payload: dict[str, object] | None = None,
+    ) -> int:
         # Raw calls like the rest of this adapter (one error mapping); the same requests
         # as PyGithub's create_deployment / create_status. auto_merge off and no required
         # contexts: the record must never merge the default branch or wait for checks.
         deployment = self._call(
             "POST", self._repo("/deployments"), "recording a deployment",
             body={"ref": sha, "environment": environment, "description": description[:140],
-                  "auto_merge": False, "required_contexts": [], "task": "deploy"},
+                  "auto_merge": False, "required_contexts": [], "task": "deploy",
+                  "payload": payload or {}},
         )  # fmt: skip
         self._call(
             "POST", self._repo(f"/deployments/{deployment['id']}/statuses"),
@@ -504,7 +542,19 @@ def comment_from_json(data: dict[str, Any]) -> Comment:
         str(user.get("login", "")),
         user.get("type") == "Bot",
         data.get("html_url", ""),
+        _time(data.get("created_at")),
+        _time(data.get("updated_at") or data.get("created_at")),
     )
+
+
+def _time(text: Any) -> datetime | None:
+    """An API timestamp ("2026-12-01T16:00:00Z"), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def issue_from_json(data: dict[str, Any]) -> Issue:

@@ -76,6 +76,8 @@ def post_sticky(
     existing: list[Comment] | None = None,
 ) -> list[Action]:
     comments = api.list_issue_comments(number) if existing is None else existing
+    # Only this bot's own comments: another bot's marker is neither edited nor obeyed.
+    comments = [c for c in comments if c.author == api.bot_login]
     actions = plan_sticky(comments, kind, valid_at, body)
     for action in actions:
         if isinstance(action, Create):

@@ -34,6 +34,7 @@ DRIFT_KIND = "drift"
 def run_plan(request: CommandRequest) -> CommandResult:
     """Change sets for the PR head in each environment: one sticky, a section per env."""
     from bot.cloud.preview import Outcome
+    from bot.cloud.published import from_previews
     from bot.cloud.runs import plan_env
     from bot.github.handlers.builtin import base_ref_for
     from bot.render.changeset import plan_markdown
@@ -48,7 +49,9 @@ def run_plan(request: CommandRequest) -> CommandResult:
     all_ran, sections, results = read_each_env(
         request, repo,
         lambda run: plan_env(run, sha, changed_since=since),
-        lambda env, previews: plan_markdown(env, sha, previews),
+        # The ids ride along hidden: `/infra apply` executes exactly these.
+        lambda env, previews: plan_markdown(env, sha, previews) + "\n"
+        + from_previews(env, sha, previews).marker() + "\n",
     )  # fmt: skip
     stuck = {Outcome.FAILED, Outcome.BLOCKED}
     ok = all_ran and not any(p.outcome in stuck for previews in results for p in previews)

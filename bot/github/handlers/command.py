@@ -18,6 +18,7 @@ from bot.github.auth import (
     Actor,
     BotConfig,
     ConfigError,
+    Decision,
     decide_access,
     decide_settings,
     parse_config,
@@ -32,6 +33,9 @@ from bot.render.text import blockquote, quote_untrusted
 # Commands whose runners read the pull request (the rest get it only when mutating,
 # for the fork check).
 NEEDS_PR = frozenset({Verb.VALIDATE, Verb.STATUS, Verb.COST, Verb.PLAN})
+# Commands about what a PR will deploy: meaningless, or dangerous, once it is closed
+# (a closed PR's head was never merged, and apply would deploy it anyway).
+NEEDS_OPEN_PR = frozenset({Verb.APPLY, Verb.PLAN, Verb.APPROVE_COST})
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def _authorized_run(ctx: Context, source: Source, command: Command) -> Outcome:
     )
     actor = Actor(source.author, source.author_is_bot, permission)
     decision = decide_access(command, actor, from_fork=bool(pr and pr.from_fork))
+    if decision.allowed:
+        decision = _open_pr_decision(command, pr) or decision
     if decision.allowed and spec.mutating:
         # Read only now: most refusals need no settings, and they cost a request.
         config: BotConfig | ConfigError
@@ -116,9 +122,10 @@ def _authorized_run(ctx: Context, source: Source, command: Command) -> Outcome:
         message = f"Sorry, I can't do that: {decision.reason}."
         _answer(ctx, source, CommandResult(False, reply_text(source, message)))
         return Outcome(0, f"denied: {decision.reason}")
+    comment_at = _comment_time(ctx, source) if command.verb is Verb.APPLY else None
     request = CommandRequest(
         command, ctx.api, ctx.settings, ctx.workspace, source.author, source.where,
-        source.number, pr, ctx.sarif_path,
+        source.number, pr, ctx.sarif_path, comment_at=comment_at,
     )  # fmt: skip
     result = commands.run(request, ctx.table)
     if result.body and not result.kind:
@@ -128,6 +135,23 @@ def _authorized_run(ctx: Context, source: Source, command: Command) -> Outcome:
     return Outcome(
         0 if result.ok else 1, f"{command.verb.value}: {'ok' if result.ok else 'failed'}"
     )
+
+
+def _open_pr_decision(command: Command, pr: PullRequestInfo | None) -> Decision | None:
+    """A refusal for a command that needs an open PR and has none, else None."""
+    if command.verb not in NEEDS_OPEN_PR or (pr is not None and pr.state == "open"):
+        return None
+    state = f"#{pr.number} is {'merged' if pr.merged else pr.state}" if pr else "there is none"
+    return Decision(False, f"`{command.verb.value}` needs an open pull request ({state})")
+
+
+def _comment_time(ctx: Context, source: Source) -> datetime | None:
+    """When the command's comment was written, as GitHub says (None: not a comment)."""
+    if source.comment_id is None or source.number is None:
+        return None
+    found = next((c for c in ctx.api.list_issue_comments(source.number)
+                  if c.id == source.comment_id), None)  # fmt: skip
+    return found.created_at if found else None
 
 
 def _react(ctx: Context, source: Source, reaction: Reaction) -> None:

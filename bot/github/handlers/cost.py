@@ -24,7 +24,7 @@ KIND = "cost"
 def run_cost(request: CommandRequest) -> CommandResult:
     from bot.cost.prices import PriceError
     from bot.cost.usage import UsageError
-    from bot.github.approvals import parse_approvals
+    from bot.github.approvals import valid_approvals
     from bot.github.sticky import ours
     from bot.render.cost import evaluate_thresholds, exceeding, render_comment, should_post
     from bot.render.text import escape_md, quote_untrusted
@@ -41,7 +41,7 @@ def run_cost(request: CommandRequest) -> CommandResult:
         return CommandResult(False, f"Cannot estimate the cost of `{pr.head_sha[:12]}`: {reason}")
     results = evaluate_thresholds(deltas, limits) if compared else {}
     comments = request.api.list_issue_comments(request.number)
-    approved_by = {a.env: a.user for a in parse_approvals(comments) if a.sha == pr.head_sha}
+    approved_by = valid_approvals(request.api, comments, pr.head_sha)
     approved = set(approved_by)
     body = render_comment(deltas, results, approved, approved_by, price_date=price_date,
                           compared=compared)  # fmt: skip

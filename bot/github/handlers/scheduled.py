@@ -14,7 +14,8 @@ DEPLOY = "bot.github.handlers.deploy:run_deploy"
 
 
 def _run(ctx: Context, target: str, command: Command, actor: str) -> CommandResult:
-    request = CommandRequest(command, ctx.api, ctx.settings, ctx.workspace, actor, Where.DISPATCH)
+    request = CommandRequest(command, ctx.api, ctx.settings, ctx.workspace, actor, Where.DISPATCH,
+                             stage=ctx.stage, plan=ctx.plan)  # fmt: skip
     try:
         runner = resolve(target)
     except UnavailableError as exc:
