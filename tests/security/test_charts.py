@@ -226,11 +226,11 @@ def test_helm_pulls_with_an_allowlisted_environment(
 
 
 def test_helm_env_keeps_only_the_allowlist(tmp_path: Path) -> None:
-    environ = {**CANARIES, "PATH": "/opt/bin", "HTTPS_PROXY": "http://proxy:3128",
+    environ = {**CANARIES, "PATH": "/srv/tools/bin", "HTTPS_PROXY": "http://proxy:3128",
                "HELM_PLUGINS": "/home/me/plugins", "KUBECONFIG": "/home/me/.kube/config",
                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc"}  # fmt: skip
     env = helm_env(tmp_path, environ)
-    assert env["PATH"] == "/opt/bin"
+    assert env["PATH"] == "/srv/tools/bin"
     assert env["HTTPS_PROXY"] == "http://proxy:3128"
     assert env["HOME"] == str(tmp_path)
     assert env["HELM_PLUGINS"] == str(tmp_path / "data" / "plugins")
