@@ -523,7 +523,7 @@ class KubeCheck:
 
     @staticmethod
     def _validate(ctx: CheckContext, rendered: list[Rendered]) -> list[Finding]:
-        rules_dir = ctx.repo.root / K8S_RULES_DIR
+        rules_dir = ctx.repo.policy.kubernetes_rules_dir  # the trusted copy
         rules = sorted(rules_dir.glob("*.guard")) if rules_dir.is_dir() else []
         findings: list[Finding] = []
         with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as tmp:
