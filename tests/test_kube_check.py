@@ -357,8 +357,9 @@ def test_second_run_renders_from_the_cache_without_pulling(
             "file:// charts would come from the checkout",
         ),
         ({"repository": "file://../elsewhere"}, "file:// charts would come from the checkout"),
-        ({"version": "^0.3"}, "is not one exact version"),
-        ({"chart": "../web-app"}, "is not a plain chart name"),
+        # A range such as "^0.3" or "../web-app" as a name is already a RepoError (model).
+        ({"version": "0.3"}, "is not one exact version"),
+        ({"version": "latest"}, "is not one exact version"),
         ({"repository": "http://169.254.169.254/latest"}, "link-local"),
         ({"repository": "https://user:pw@charts.example.com"}, "must not carry credentials"),
     ],

@@ -38,6 +38,7 @@ from bot.findings import Finding, Severity
 from bot.render.text import strip_controls
 from bot.repo.model import Release, Repository
 from bot.repo.safeyaml import UnsafeYamlError, load_all_data
+from bot.subproc import tool_env
 from bot.toolchain import Tool
 
 K8S_RULES_DIR = Path("guard") / "kubernetes"
@@ -375,8 +376,9 @@ def validate_with_kubeconform(binary: Path, refs: list[DocRef]) -> list[Finding]
     for (schema, note), group in groups.items():
         cmd = kubeconform_command(binary, schema, [r.file for r in group])
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=KUBECONFORM_TIMEOUT, check=False
-        )
+            cmd, capture_output=True, text=True, timeout=KUBECONFORM_TIMEOUT, check=False,
+            env=tool_env(),
+        )  # fmt: skip
         # Exit 1 means "some resource is invalid", the normal case for findings.
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"kubeconform exited {proc.returncode}: {proc.stderr[:500]}")
