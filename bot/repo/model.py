@@ -228,9 +228,10 @@ class Repository:
         """Another tree of this repository (an older commit), judged by the same policy."""
         return Repository(root, trusted=self.trusted)
 
-    def inside(self, path: Path, what: str) -> Path:
-        """`path` resolved (symlinks followed); RepoError if that leaves the checkout."""
-        root = self.root.resolve()
+    def inside(self, path: Path, what: str, *, root: Path | None = None) -> Path:
+        """`path` resolved (symlinks followed); RepoError if that leaves the checkout
+        (`root`: the tree the file belongs to, when it is the trusted one)."""
+        root = (root or self.root).resolve()
         resolved = path.resolve()
         if resolved != root and root not in resolved.parents:
             symlink = ".." not in path.parts and path.absolute() != resolved
@@ -277,7 +278,8 @@ class Repository:
             for p in sorted(folder.glob("*.y*ml")):
                 if p.stem == "usage" or p.stem.startswith("usage-"):
                     continue
-                self.inside(p, f"{ENVIRONMENTS_DIR}/{p.name}")
+                # The definitions live in the trusted tree: they must stay inside it.
+                self.inside(p, f"{ENVIRONMENTS_DIR}/{p.name}", root=folder.parent)
                 envs[p.stem] = parse_model(Environment, p, name=p.stem)
         # Promotion order (dev, tst, prd), not file-name order: every report that
         # lists environments reads top to bottom the way changes travel.
