@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from packaging.version import Version
 
-from bot.checks.base import CheckContext, register
+from bot.checks.base import Check, CheckContext, Input
 from bot.checks.guard import parse_report, run_guard
 from bot.cloud.charts import ChartCacheError, ChartFetcher, ChartProblem, chart_cache_dir
 from bot.cloud.helmenv import helm_env, prepare_home
@@ -480,9 +480,9 @@ def schema_validator(find: Callable[[str], Tool | None]) -> SchemaValidator:
     return validate_in_process
 
 
-@register
-class KubeCheck:
+class KubeCheck(Check):
     id: ClassVar[str] = "kube"
+    inputs: ClassVar[frozenset[Input]] = frozenset({Input.RELEASES})
     description: ClassVar[str] = (
         "helm template per environment, Kubernetes schemas (strict) and guard/kubernetes rules"
     )
