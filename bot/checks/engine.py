@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot import findings_cache
+from bot import findings_cache, rule_config
 from bot.checks.base import Check, CheckContext, Coverage, Input, Skip, Status, Targets
 from bot.checks.discovery import Registry, registry, select
 from bot.findings import Finding, Severity
@@ -19,8 +19,10 @@ from bot.repo.model import (
     HELM_DIR,
     STACKS_DIR,
     TEMPLATE_SUFFIXES,
+    RepoError,
     Repository,
 )
+from bot.repo.safeyaml import UnsafeYamlError, load_data
 from bot.repo.templates import is_kubernetes_manifest
 from bot.toolchain import Toolchain
 
@@ -31,6 +33,8 @@ class Report:
     targets: Targets
     checks: list[str]
     coverage: list[Coverage] = field(default_factory=list)
+    # The rule overrides of .github/infra-bot.yml in force, with their justification.
+    rule_notes: list[str] = field(default_factory=list)
 
     def failed(self, fail_on: Severity) -> bool:
         return any(f.severity >= fail_on for f in self.findings)
@@ -123,7 +127,19 @@ def run_checks(
         _with_manifests(checks[i], cov, repo, targets)
         for i, (_, cov) in zip(ids, results, strict=True)
     ]
-    return Report(sorted(set(findings)), targets, ids, coverage)
+    configured, applied = rule_config.apply(sorted(set(findings)), _overrides(repo))
+    return Report(configured, targets, ids, coverage, rule_config.notes(applied))
+
+
+def _overrides(repo: Repository) -> tuple[rule_config.Override, ...]:
+    """The trusted `rules:` section (bot.rule_config); RepoError when it is wrong."""
+    path = repo.policy.bot_config
+    if not path.is_file():
+        return ()
+    try:
+        return rule_config.parse(load_data(path), ".github/infra-bot.yml")
+    except (UnsafeYamlError, OSError, rule_config.RuleConfigError) as exc:
+        raise RepoError(str(exc)) from None
 
 
 MANIFEST_SKIP = "Kubernetes manifests, not CloudFormation"

@@ -151,28 +151,35 @@ def _apply_baseline(report: Report, repo: Repository, given: Path) -> str:
     return suppressed_note(len(old), given.as_posix())
 
 
-def _render(report: Report, fmt: Format, note: str = "") -> str:
+def _render(report: Report, fmt: Format, baseline_note: str = "") -> str:
     from bot.render import findings as render
 
     findings, coverage = report.findings, report.coverage
+    notes = [*_rule_lines(report), *([baseline_note] if baseline_note else [])]
     if fmt is Format.json:
         data = json.loads(render.to_json(findings, coverage))
-        if note:
-            data["baseline"] = note
+        if baseline_note:
+            data["baseline"] = baseline_note
+        if report.rule_notes:
+            data["rules"] = report.rule_notes
         return json.dumps(data, indent=2)
     if fmt is Format.sarif:
         tools = [render.SARIF_TOOL.get(c, "infra-bot") for c in report.checks]
         return json.dumps(render.to_sarif(findings, tools, coverage), indent=2)
     if fmt is Format.markdown:
-        return render.to_markdown(findings, coverage=coverage) + (f"\n\n{note}" if note else "")
+        return "\n\n".join([render.to_markdown(findings, coverage=coverage), *notes])
     if fmt is Format.github:
-        return render.to_github(findings, coverage) + (f"\n::notice::{note}" if note else "")
+        return "\n".join([render.to_github(findings, coverage), *(f"::notice::{n}" for n in notes)])
     lines = [
         f"{f.path}:{f.line}:{f.column}: {f.severity.label} {f.check_id} {f.message}"
         for f in findings
     ]
-    notes = [f"# {render.coverage_line(c)}" for c in coverage] + ([f"# {note}"] if note else [])
-    return "\n".join([*lines, *notes])
+    notes = [render.coverage_line(c) for c in coverage] + notes
+    return "\n".join([*lines, *(f"# {n}" for n in notes)])
+
+
+def _rule_lines(report: Report) -> list[str]:
+    return [f"rule configured in .github/infra-bot.yml: {n}" for n in report.rule_notes]
 
 
 def _print_table(report: Report, note: str = "") -> None:
@@ -195,8 +202,9 @@ def _print_table(report: Report, note: str = "") -> None:
         console.print(f"checked {escape(coverage_line(c))}", highlight=False)
     for c in not_run(report.coverage):
         console.print(f"skipped {escape(coverage_line(c))}", highlight=False)
-    if note:
-        console.print(escape(note), highlight=False)
+    for line in [*_rule_lines(report), note]:
+        if line:
+            console.print(escape(line), highlight=False)
     targets = report.targets
     console.print(
         f"{len(targets.templates)} templates, {len(targets.releases)} releases: "

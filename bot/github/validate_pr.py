@@ -28,6 +28,7 @@ from bot.github.api import (
     TooManyFilesError,
 )
 from bot.github.review import ReviewOutcome, post_review
+from bot.render.text import escape_md
 from bot.repo.policy import Policy, RulesFile, rules_files
 from bot.settings import Settings
 
@@ -54,6 +55,7 @@ class EngineRun:
     templates: tuple[Path, ...] = ()  # what the guard rules ran on
     rel: dict[str, str] = field(default_factory=dict)  # template path -> repo-relative
     coverage: tuple[Coverage, ...] = ()  # what each check looked at
+    rule_notes: tuple[str, ...] = ()  # rule overrides in force (bot.rule_config)
 
 
 def run_engine(
@@ -91,8 +93,9 @@ def run_engine(
     report = run_checks(repo, targets, Toolchain(), base_ref=base_ref)
     data = tuple(p for p in targets.templates if repo.template(p).body is not None)
     return EngineRun(
-        report.findings, data, {str(p): repo.rel(p) for p in data}, tuple(report.coverage)
-    )
+        report.findings, data, {str(p): repo.rel(p) for p in data}, tuple(report.coverage),
+        tuple(report.rule_notes),
+    )  # fmt: skip
 
 
 def apply_baseline(
@@ -187,6 +190,9 @@ def validate_pull_request(
         coverage = tuple(skipped_report(reason).coverage)
     findings, note = apply_baseline(findings, files, policy or Policy(workspace))
     preface = rules_preface(workspace, changed, run)
+    configured = "\n".join(f"- {escape_md(n)}" for n in run.rule_notes)
+    if configured:
+        note = f"{note}\n\nRules configured in `.github/infra-bot.yml`:\n{configured}".strip()
     preface = f"{preface}\n\n{note}".strip() if note else preface
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
