@@ -176,3 +176,38 @@ def test_pr_review_reports_a_broken_baseline(tmp_path: Path) -> None:
     shown, note = apply_baseline([], [], Policy(tmp_path))
     assert [f.check_id for f in shown] == ["baseline/invalid"]
     assert note == ""
+
+
+def test_pr_review_counts_baselined_findings_and_lists_configured_rules(
+    tmp_path: Path,
+) -> None:
+    """The real flow: a PR adds a bucket to a template whose old findings are in the
+    trusted baseline, and the trusted settings downgrade one rule."""
+    from bot.github.validate_pr import validate_pull_request
+    from bot.settings import Settings
+    from tests.fakegithub import FakeGitHub
+
+    trusted = make(tmp_path, "trusted")
+    assert cli(trusted, "baseline", "--root", str(trusted)).returncode == 0
+    (trusted / ".github" / "infra-bot.yml").write_text(
+        "rules:\n  - rule: guard/SC28_S3_ENCRYPTED\n    action: warning\n"
+        "    justification: default SSE-S3 is enough here\n"
+    )
+    head = make(tmp_path, "head")
+    template = head / "stacks" / "role.yaml"
+    before = template.read_text()
+    template.write_text(before + NEW_BUCKET)
+    with FakeGitHub() as gh:
+        gh.commit_files({"stacks/role.yaml": before}, branch=gh.repo.default_branch)
+        pr = gh.add_pull_request({"stacks/role.yaml": template.read_text()})
+        api = gh.client()
+        settings = Settings.from_env(gh.environ("pull_request", str(tmp_path / "event.json")))
+        outcome = validate_pull_request(
+            api, settings, api.pull_request(pr["number"]), workspace=head, policy=Policy(trusted)
+        )
+        (review,) = gh.reviews_on(pr["number"])
+    assert {f.resource for f in outcome.findings} == {"LogsBucket"}, outcome.findings
+    body = " ".join(review["body"].split())
+    assert f"pre-existing findings suppressed by the baseline `{DEFAULT_PATH}`" in body
+    assert "Rules configured in `.github/infra-bot.yml`:" in body
+    assert "default SSE-S3 is enough here" in body

@@ -115,7 +115,7 @@ def apply_baseline(
     except (OSError, UnicodeDecodeError, BaselineError) as exc:
         problem = Finding(where, 0, 0, "baseline/invalid", Severity.ERROR, str(exc))
         return [*findings, problem], ""
-    changed = {f.path: diff_lines(f.patch) for f in files if f.status != "removed"}
+    changed = {f.path: diff_lines(f.patch, added_only=True) for f in files if f.status != "removed"}
     touched = [f for f in old if f.line > 0 and f.line in changed.get(f.path, frozenset())]
     hidden = len(old) - len(touched)
     return sorted([*new, *touched]), suppressed_note(hidden, f"`{where}`") if hidden else ""
