@@ -106,10 +106,17 @@ _OP_NAMES = {
 _SNIPPET = 120
 
 
-def translate(exc: Exception, operation: str) -> CloudError | None:  # noqa: PLR0911 - one per kind
+def translate(  # noqa: PLR0911 - one return per kind of failure
+    exc: Exception, operation: str, *, in_client: bool = False
+) -> CloudError | None:
     """botocore's exception hierarchy -> ours, in this one place; None for anything that
     is not botocore's (a bug: it propagates). The messages name the operation and say
-    what to do, so no caller needs to know botocore."""
+    what to do, so no caller needs to know botocore.
+
+    `in_client`: `exc` came out of a botocore client call and nothing else. botocore
+    then also fails with plain KeyError/ValueError on some bodies it cannot read (a
+    200 with an HTML page: KeyError of the result element), so those are unreadable
+    answers too, not our bugs."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -147,6 +154,12 @@ def translate(exc: Exception, operation: str) -> CloudError | None:  # noqa: PLR
         return EndpointError(f"{name}: AWS could not be reached ({exc}); retry")
     if isinstance(exc, BotoCoreError):
         return EndpointError(f"{name}: {exc}")
+    if in_client and isinstance(exc, KeyError | ValueError | TypeError | AttributeError):
+        return UnreadableAnswerError(
+            f"{name}: the endpoint's answer could not be read (botocore: "
+            f"{type(exc).__name__}: {str(exc)[:_SNIPPET]}). AWS or a proxy in between "
+            "failed; retry, and check the endpoint if it persists."
+        )
     return None
 
 
@@ -217,7 +230,7 @@ class Boto3CloudFormation:
                 lambda: method(**kwargs), attempts=self._attempts, initial=self._wait
             )
         except Exception as exc:
-            mine = translate(exc, op)
+            mine = translate(exc, op, in_client=True)
             if mine is None:
                 raise
             raise mine from exc
