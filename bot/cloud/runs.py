@@ -177,7 +177,7 @@ def _repo_at(repo: Repository, commit: str) -> Repository:
     """The repository as of `commit`: the checkout itself when it is there."""
     if head_commit(repo.root) == commit:
         return repo
-    return Repository(checkout_at(repo.root, commit))
+    return repo.sibling(checkout_at(repo.root, commit))
 
 
 def _git_root(repo: Repository) -> Path | None:

@@ -109,7 +109,7 @@ def spec_at_commit(repo: Repository, env: str, stack: str, commit: str) -> Stack
     """The stack as it was at `commit` (template and deployment file from git)."""
     check_commit(commit)
     full = git(repo.root, "rev-parse", "--verify", f"{commit}^{{commit}}").strip()
-    old = Repository(checkout_at(repo.root, full))
+    old = repo.sibling(checkout_at(repo.root, full))
     deployments = old.deployments(env)
     if stack not in deployments:
         raise RepoError(f"{stack} had no deployment file in environments/{env}/ at {commit[:12]}")
