@@ -20,11 +20,17 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.fakegithub import FakeGitHub
 from tests.moto_fixtures import commit_all, git, moto_endpoint, reset_moto
+from tests.test_handle_cloud import adopt, bot_comments, handle
 
 __all__ = ["moto_endpoint"]
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning"),
+    # moto's EC2 error codes are not in CloudFormation's service model; botocore copes.
+    pytest.mark.filterwarnings("ignore:Exception\\(InvalidVPCIdError\\):UserWarning"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = """AWSTemplateFormatVersion: "2010-09-09"
@@ -274,3 +280,25 @@ def test_5xx_and_unreadable_answers_are_explained_in_deploy_status_and_plan(
     out = " ".join(proc.stdout.split())
     assert "platform-dev-network: ExecuteChangeSet: the endpoint's answer could not be read" in out
     assert "| `queue` | ⏭️ skipped |" in out
+
+
+def test_push_deploy_failure_is_explained_in_the_pr_note_and_job_summary(
+    tmp_path: Path, clean: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    main = write_repo(root, BROKEN_NETWORK)
+    git(root, "update-ref", "refs/remotes/origin/main", main)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", clean)
+    monkeypatch.delenv("INFRA_BOT_ENVIRONMENT", raising=False)
+    with FakeGitHub() as fake:
+        fake.add_user("alice", permission="write")
+        merged = fake.add_pull_request({"stacks/network.yaml": "x"})
+        merged["merge_commit_sha"] = adopt(fake, main)
+        outcome, _, summary = handle(fake, tmp_path, "push", fake.push_event(), root, env="dev")
+        note = bot_comments(fake, merged["number"])["deploy-dev"]
+    assert outcome.exit_code == 1
+    for text in (summary, note):
+        flat = " ".join(text.split())
+        assert "platform-dev-network: ExecuteChangeSet failed: InvalidVpcID.NotFound" in flat
+        assert "What to do:" in flat and "does not exist in this account and region" in flat
