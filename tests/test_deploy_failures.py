@@ -302,3 +302,26 @@ def test_push_deploy_failure_is_explained_in_the_pr_note_and_job_summary(
         flat = " ".join(text.split())
         assert "platform-dev-network: ExecuteChangeSet failed: InvalidVpcID.NotFound" in flat
         assert "What to do:" in flat and "does not exist in this account and region" in flat
+
+
+def test_a_merge_executes_the_change_set_the_pr_previewed(tmp_path: Path, clean: str) -> None:
+    write_repo(tmp_path, FIXED_NETWORK)
+    assert cli(tmp_path, clean, "deploy", "--env", "dev", "--replan").returncode == 0
+    git(tmp_path, "checkout", "-q", "-b", "pr")
+    deployment = tmp_path / "environments" / "dev" / "queue.yaml"
+    deployment.write_text(deployment.read_text().replace("3600", "1800"))
+    pr_head = commit_all(tmp_path, "shorter retention")
+    preview = cli(tmp_path, clean, "plan", "--env", "dev")
+    assert preview.returncode == 0 and f"infra-bot-{pr_head[:12]}-" in preview.stdout
+    git(tmp_path, "checkout", "-q", "main")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com",
+        "merge", "-q", "--no-ff", "-m", "merge the PR", "pr")  # fmt: skip
+    merge = git(tmp_path, "rev-parse", "HEAD")
+    # No plan of the merge commit: the queue's inputs last changed in the PR's commit, so
+    # its reviewed change set is the one to run; the network did not change at all.
+    out = cli(tmp_path, clean, "deploy", "--env", "dev")
+    no_traceback(out)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"Deploy to `dev` at `{merge[:12]}`: succeeded" in out.stdout
+    assert "| `queue` | ✅ deployed |" in out.stdout and "| `network` | = unchanged |" in out.stdout
+    assert stack_tags(clean, "111111111111", "platform-dev-queue")["infra-bot:commit"] == pr_head
