@@ -131,6 +131,7 @@ def test_failed_execute_is_named_explained_and_the_fix_deploys(tmp_path: Path, c
     assert "platform-dev-network: ExecuteChangeSet failed: InvalidVpcID.NotFound" in out
     assert "vpc-0123456789abcdef0 does not exist" in out
     assert "What to do:" in out and "does not exist in this account and region" in out
+    assert "(environments/dev/network.yaml)" in out and "nothing was created" in out
     assert "| `queue` | ⏭️ skipped |" in out  # the first failure stops the rest
 
     status = cli(tmp_path, clean, "status", "dev")

@@ -106,7 +106,8 @@ Pins = dict[str, str]
 def _result(spec: StackSpec, result: Result, message: str, **kw: Any) -> StackResult:
     if result in {Result.FAILED, Result.ROLLED_BACK, Result.BLOCKED} and "advice" not in kw:
         failures: tuple[FailedResource, ...] = kw.get("failures", ())
-        kw["advice"] = advice_for([f.reason for f in failures] + [message], kw.get("final_status"))
+        reasons = [f.reason for f in failures] + [message]
+        kw["advice"] = advice_for(reasons, kw.get("final_status"), spec.env, spec.stack)
     return StackResult(
         spec.env,
         spec.stack,
