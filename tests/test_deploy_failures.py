@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -101,16 +102,20 @@ def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
 
 
-def stack_tags(endpoint: str, account: str, name: str) -> dict[str, str]:
+def cfn_in(endpoint: str, account: str) -> Any:
+    """A CloudFormation client inside `account` (an assumed role, like the bot's)."""
     sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1")
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/probe",
                             RoleSessionName="probe")["Credentials"]  # fmt: skip
-    cfn = boto3.client(
+    return boto3.client(
         "cloudformation", endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
     )  # fmt: skip
-    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def stack_tags(endpoint: str, account: str, name: str) -> dict[str, str]:
+    stack = cfn_in(endpoint, account).describe_stacks(StackName=name)["Stacks"][0]
     return {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
 
 
@@ -326,3 +331,37 @@ def test_a_merge_executes_the_change_set_the_pr_previewed(tmp_path: Path, clean:
     assert f"Deploy to `dev` at `{merge[:12]}`: succeeded" in out.stdout
     assert "| `queue` | ✅ deployed |" in out.stdout and "| `network` | = unchanged |" in out.stdout
     assert stack_tags(clean, "111111111111", "platform-dev-queue")["infra-bot:commit"] == pr_head
+
+
+def test_closing_a_merged_pr_keeps_the_change_sets_its_deploy_runs(
+    tmp_path: Path, clean: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    write_repo(root, FIXED_NETWORK)
+    assert cli(root, clean, "deploy", "--env", "dev", "--replan").returncode == 0
+    deployment = root / "environments" / "dev" / "queue.yaml"
+    deployment.write_text(deployment.read_text().replace("3600", "1800"))
+    head = commit_all(root, "shorter retention")
+    assert cli(root, clean, "plan", "--env", "dev").returncode == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", clean)
+    monkeypatch.delenv("INFRA_BOT_ENVIRONMENT", raising=False)
+    cfn = cfn_in(clean, "111111111111")
+
+    def planned() -> list[str]:
+        return [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="platform-dev-queue")
+                ["Summaries"] if s["ChangeSetName"].startswith(f"infra-bot-{head[:12]}-")]  # fmt: skip
+
+    assert len(planned()) == 1
+    with FakeGitHub() as fake:
+        fake.add_user("alice", permission="write")
+        pr = fake.add_pull_request({"environments/dev/queue.yaml": "x"})
+        pr["head"]["sha"] = adopt(fake, head)
+        pr.update({"state": "closed", "merged": True})
+        closed = fake.pull_request_event(pr["number"], "closed")
+        assert handle(fake, tmp_path, "pull_request", closed, root)[0].exit_code == 0
+        assert len(planned()) == 1  # the merge's deploy runs it (the queue's version is `head`)
+        pr["merged"] = False
+        abandoned = fake.pull_request_event(pr["number"], "closed")
+        assert handle(fake, tmp_path, "pull_request", abandoned, root)[0].exit_code == 0
+        assert planned() == []
