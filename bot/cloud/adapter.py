@@ -71,6 +71,23 @@ def is_throttling(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLING_CODES
 
 
+def cloud_failure(exc: BaseException) -> str | None:
+    """One line for an AWS call that failed for good (after botocore's and tenacity's
+    retries: throttling, 5xx, a dropped connection, a refusal), or None for an error
+    that is not an AWS call's (a bug, which should surface as one)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, CloudError):
+        return str(exc)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        op = getattr(exc, "operation_name", "") or "call"
+        return f"AWS {op} failed: {error.get('Code', '?')}: {error.get('Message', '')}".rstrip()
+    if isinstance(exc, BotoCoreError):
+        return f"AWS call failed: {exc}"
+    return None
+
+
 def retrying_call(
     fn: Callable[[], T], attempts: int = 4, max_wait: float = 20.0, initial: float = 1.0
 ) -> T:

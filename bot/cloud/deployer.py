@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.cloud.adapter import CloudFormationApi
+from bot.cloud.adapter import CloudFormationApi, cloud_failure
 from bot.cloud.events import (
     Ending,
     FailedResource,
@@ -26,6 +26,7 @@ from bot.cloud.events import (
     failed_resources,
     new_events,
 )
+from bot.cloud.levels import Levels
 from bot.cloud.planner import deploy_tags
 from bot.cloud.preview import is_no_changes, stack_state_advice, tags_of
 from bot.cloud.spec import CHANGE_SET_PREFIX, TAG_COMMIT, TAG_HASH, StackSpec, parse_description
@@ -286,8 +287,12 @@ def deploy_stacks(
     prepare: Callable[[StackSpec], None] | None = None,
     timeout: float = DEPLOY_TIMEOUT,
     pins: Pins | None = None,
+    levels: Levels[StackSpec] | None = None,
 ) -> list[StackResult]:
     """Deploy in order; after the first stack that is not ok, the rest are SKIPPED.
+
+    `levels` (bot.cloud.levels) runs the stacks of one dependency level at once; then
+    a stack that is not ok lets the rest of its level finish and SKIPS later levels.
 
     `prepare` runs before each stack's deploy (a promotion plans it there: its change
     set can only be made once the stacks it imports from exist).
@@ -296,8 +301,8 @@ def deploy_stacks(
     `on_result` is the hook for deploy records (GitHub deployments) per stack.
     `pins`: only the change sets of a published plan run (see pin_refusal).
     """
-    results: list[StackResult] = []
-    for i, spec in enumerate(specs):
+
+    def one(spec: StackSpec) -> StackResult:
         cfn = cfn_for(spec)
         if prepare is not None:
             prepare(spec)
@@ -305,10 +310,19 @@ def deploy_stacks(
         if res.result is Result.NOT_PLANNED and replan is not None:
             replan(spec)
             res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout, pins=pins)
-        results.append(res)
-        if on_result:
-            on_result(res)
-        if not res.result.ok:
-            results += skipped(specs[i + 1 :], spec.stack)
-            break
-    return results
+        return res
+
+    return (levels or Levels()).run(
+        specs, lambda s: s.stack, one, ok=lambda r: r.result.ok, skip=skipped,
+        on_done=on_result, on_error=_errored,
+    )  # fmt: skip
+
+
+def _errored(spec: StackSpec, exc: Exception) -> StackResult:
+    """An AWS call of this stack failed after its retries: its own result, not a traceback
+    that loses the others' (bot.cloud.levels)."""
+    what = cloud_failure(exc)
+    if what is None:
+        raise exc
+    return _result(spec, Result.FAILED, f"{spec.stack_name}: {what}; what CloudFormation "
+                   "did with it is not known here: check `infra-bot status` first")  # fmt: skip
