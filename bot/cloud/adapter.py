@@ -76,9 +76,12 @@ def cloud_failure(exc: BaseException) -> str | None:
     retries: throttling, 5xx, a dropped connection, a refusal), or None for an error
     that is not an AWS call's (a bug, which should surface as one)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     if isinstance(exc, CloudError):
         return str(exc)
+    if isinstance(exc, ResponseParserError):  # not a BotoCoreError: an answer that is no AWS's
+        return f"AWS answered something that is not an AWS response: {str(exc)[:200]}"
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         op = getattr(exc, "operation_name", "") or "call"
@@ -156,6 +159,12 @@ class Boto3CloudFormation:
             message = str(exc.response.get("Error", {}).get("Message", ""))
             if error_code(exc) == "ValidationError" and "No updates are to be performed" in message:
                 raise NoChangesError(message) from None
+            if error_code(exc) in {"AlreadyExists", "AlreadyExistsException"}:
+                # A retry after a lost answer: the first call made it. Its id is returned;
+                # the planner compares its content with the spec before showing it.
+                made = self.describe_change_set(kwargs["StackName"], kwargs["ChangeSetName"])
+                if made and made.get("ChangeSetId"):
+                    return {"Id": made["ChangeSetId"], "StackId": made.get("StackId")}
             raise
 
     def describe_change_set(self, stack_name: str, change_set: str) -> dict[str, Any] | None:
@@ -211,10 +220,30 @@ class Boto3CloudFormation:
         ).get("TemplateBody")
 
     def execute_change_set(self, stack_name: str, change_set: str) -> None:
-        self._call("execute_change_set", StackName=stack_name, ChangeSetName=change_set)
+        """Start `change_set` (an id: the one the deployer verified). Already started, by a
+        retry whose first answer was lost or by someone else, is not an error: it is the
+        verified change set that runs, and the deployer watches it to its end."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("execute_change_set", StackName=stack_name, ChangeSetName=change_set)
+        except ClientError as exc:
+            if error_code(exc) not in {"InvalidChangeSetStatus", "InvalidChangeSetStatusException"}:
+                raise
+            desc = self.describe_change_set(stack_name, change_set)
+            started = {"EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED"}
+            if desc is None or desc.get("ExecutionStatus") not in started:
+                raise
 
     def delete_change_set(self, stack_name: str, change_set: str) -> None:
-        self._call("delete_change_set", StackName=stack_name, ChangeSetName=change_set)
+        """Gone already is done (a retry whose first answer was lost finds nothing)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("delete_change_set", StackName=stack_name, ChangeSetName=change_set)
+        except ClientError as exc:
+            if not _not_found(exc):
+                raise
 
     def stack_events(self, stack_name: str) -> list[dict[str, Any]]:
         """Newest first, like the API. One page: callers poll and keep what they saw."""

@@ -115,10 +115,11 @@ def _errors() -> Iterator[None]:
     except (RunRefused, RepoError, GraphError, GitError, CloudError, HelmError) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from bot.cloud.adapter import cloud_failure
 
-        if isinstance(exc, ClientError | BotoCoreError):
-            raise fail(f"AWS: {exc}") from None
+        what = cloud_failure(exc)
+        if what is not None:
+            raise fail(what) from None
         raise
 
 
