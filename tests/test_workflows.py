@@ -4,6 +4,7 @@ DESIGN.md section 5 sets for them, checked on the parsed YAML."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,10 @@ def steps() -> list[tuple[str, str, dict[str, Any]]]:
 
 def tool(name: str) -> str:
     path = BIN / name
-    if not path.exists():
+    found = str(path) if path.exists() else shutil.which(name)  # a worktree shares one venv
+    if found is None:
         pytest.fail(f"{name} is not installed in .venv (dev dependency)")
-    return str(path)
+    return found
 
 
 def test_the_five_workflows_exist():
@@ -124,8 +126,10 @@ def test_deploy_chain_is_bound_to_environments_and_never_cancelled():
         assert job["steps"][-1]["env"]["INFRA_BOT_ENVIRONMENT"] == env
         assert job["steps"][-1]["env"]["INFRA_BOT_PLAN"] == \
             f"${{{{ needs.plan-{env}.outputs.plan }}}}"  # fmt: skip
-        # The plan job is not approved: no environment, no deploy role, no bound env.
-        assert "environment" not in plan and plan["concurrency"]["cancel-in-progress"] == "false"
+        # The plan job is not approved: no deploy environment, no deploy role, no bound
+        # env. Its environment is infra-bot's, where the App key lives (no reviewers).
+        assert plan["environment"] == "infra-bot"
+        assert plan["concurrency"]["cancel-in-progress"] == "false"
         assert plan["steps"][-1]["run"] == f"infra-bot handle --env {env} --stage plan"
         assert "INFRA_BOT_ENVIRONMENT" not in plan["steps"][-1]["env"]
         assert "INFRA_BOT_PLAN_ROLE_ARN" in str(plan["steps"])
@@ -141,10 +145,14 @@ def test_fork_prs_get_secret_less_validation_only():
         assert pr[name]["if"] == f"github.event.action != 'closed' && {same_repo}"
     assert pr["cleanup"]["if"] == f"github.event.action == 'closed' && {same_repo}"
     assert pr["validate"]["if"] == "github.event.action != 'closed'"
-    handle, fork = pr["validate"]["steps"][4], pr["validate"]["steps"][5]
+    by_name = {s.get("name"): s for s in pr["validate"]["steps"]}
+    handle, fork = by_name["Validate and review"], by_name["Validate (fork, annotations only)"]
     assert handle["if"] == same_repo and "infra-bot handle" in handle["run"]
     assert fork["if"] == same_repo.replace("==", "!=") and "GITHUB_TOKEN" not in str(fork)
     assert "id-token" not in pr["validate"]["permissions"]
+    # No job of pr.yml reads a secret: the App key is an environment secret that
+    # only the default branch may use (docs/trust-setup.md).
+    assert "secrets." not in (WORKFLOWS / "pr.yml").read_text()
 
 
 def test_comment_handler_runs_the_default_branch_bot_on_pr_data():
@@ -166,3 +174,223 @@ def test_python_cached_and_kubeconform_checksummed(path):
     if "kubeconform" in text:
         assert re.search(r"KUBECONFORM_SHA256: [0-9a-f]{64}", text)
         assert "sha256sum -c -" in text and "KUBECONFORM_VERSION: v" in text
+
+
+# --- the PR is data: privileged jobs never install or run the PR head ---------------
+
+# Refs a checkout may name and still be the trusted tree (the default branch or the
+# PR's base). Anything else is treated as PR data: an allowlist, not a denylist.
+TRUSTED_REFS = frozenset({
+    "${{ github.event.pull_request.base.sha }}",
+    "${{ github.event.repository.default_branch }}",
+})  # fmt: skip
+PR_TRIGGERS = frozenset({"pull_request", "pull_request_target"})
+# How a run step may name the PR folder: handing it to the bot or git as data.
+DATA_USE = r'(--workspace|--root) "?{dir}"?(?=[\s;]|$)|git -C "?{dir}"? fetch '
+
+
+def triggers(workflow: dict[str, Any]) -> set[str]:
+    on = workflow["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
+def privileged(job: dict[str, Any]) -> bool:
+    """A write token, an OIDC token or a secret: what a PR must never get to run with."""
+    perms = job.get("permissions")
+    if perms is None or isinstance(perms, str):  # the default token, or read-all/write-all
+        return perms != "read-all"
+    return "write" in perms.values() or "secrets." in str(job)
+
+
+def checkout_problems(step: dict[str, Any], pr_trigger: bool) -> tuple[str | None, list[str]]:
+    """(the folder of a PR-head checkout or None for the trusted one, problems)."""
+    given = step.get("with", {})
+    ref, path = given.get("ref", ""), given.get("path", "").strip("./")
+    other_repo = given.get("repository", "${{ github.repository }}") != "${{ github.repository }}"
+    # With no ref, a pull_request run checks out the merge commit: the PR's code.
+    trusted = not other_repo and (ref in TRUSTED_REFS or (ref == "" and not pr_trigger))
+    problems = []
+    if given.get("persist-credentials") != "false":
+        problems.append(f"checkout of {ref or 'the default ref'} keeps its credentials")
+    if trusted:
+        if path:
+            problems.append(f"the trusted checkout must be the root, not {path}/")
+        return None, problems
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        problems.append(f"the PR head ({ref or 'merge commit'}) is checked out at the root")
+        return "", problems
+    return path, problems
+
+
+def trust_problems(workflow: dict[str, Any]) -> list[str]:
+    """What lets PR-head code run in a privileged job. Pure: parsed YAML in, text out."""
+    pr_trigger = bool(triggers(workflow) & PR_TRIGGERS)
+    problems: list[str] = []
+    for name, job in workflow["jobs"].items():
+        if not privileged(job):
+            continue
+        untrusted: list[str] = []
+        roots = 0
+        for step in job.get("steps", []):
+            where = f"{name}: {step.get('name') or step.get('uses') or step.get('run', '')[:40]}"
+            uses = step.get("uses", "")
+            if uses.startswith("actions/checkout@"):
+                folder, found = checkout_problems(step, pr_trigger)
+                problems += [f"{where}: {p}" for p in found]
+                if folder is None:
+                    roots += 1
+                else:
+                    untrusted.append(folder)
+                continue
+            if uses.startswith("./") and any(
+                uses[2:].startswith(d + "/") or not d for d in untrusted
+            ):
+                problems.append(f"{where}: runs an action from the PR head ({uses})")
+            if "run" in step:
+                if roots == 0:
+                    problems.append(f"{where}: runs before the trusted checkout")
+                problems += [f"{where}: {p}" for p in run_problems(step, job, untrusted)]
+        if untrusted and roots != 1:
+            problems.append(f"{name}: {roots} trusted root checkout(s), expected one")
+    return problems
+
+
+def run_problems(step: dict[str, Any], job: dict[str, Any], untrusted: list[str]) -> list[str]:
+    """A run step executes from the trusted root and names the PR folder only as data."""
+    out = []
+    cwd = step.get("working-directory") or job.get("defaults", {}).get("run", {}).get(
+        "working-directory", ""
+    )
+    cwd = cwd.strip("./")
+    for folder in untrusted:
+        if not folder:
+            out.append("the workspace root is the PR head: everything here runs its code")
+            continue
+        if cwd == folder or cwd.startswith(folder + "/"):
+            out.append(f"runs inside the PR head ({cwd})")
+        rest = re.sub(DATA_USE.format(dir=re.escape(folder)), "", step["run"])
+        if re.search(rf"(?<![\w.-]){re.escape(folder)}(?![\w.-])", rest):
+            out.append(f"uses {folder}/ other than as data: {step['run'].strip()[:80]}")
+    return out
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_privileged_jobs_never_run_pr_head_code(path):
+    assert trust_problems(load(path)) == []
+
+
+def test_the_pr_is_checked_out_as_data_in_every_privileged_pr_job():
+    """The rule above is not vacuous: these jobs hold privileges and read a PR head."""
+    seen = set()
+    for path in FILES:
+        workflow = load(path)
+        for name, job in workflow["jobs"].items():
+            heads = [s for s in job.get("steps", []) if "actions/checkout" in s.get("uses", "")
+                     and s.get("with", {}).get("path") == "pr"]  # fmt: skip
+            if privileged(job) and heads:
+                seen.add(f"{path.name}:{name}")
+    assert seen >= {"pr.yml:validate", "pr.yml:plan", "pr.yml:cost", "pr.yml:cleanup",
+                    "comment.yml:command"}  # fmt: skip
+
+
+def test_pr_jobs_install_the_bot_from_the_base_commit():
+    for name, job in jobs(WORKFLOWS / "pr.yml").items():
+        first = job["steps"][0]
+        assert first["with"]["ref"] == "${{ github.event.pull_request.base.sha }}", name
+        assert "path" not in first["with"], name
+        runs = [s["run"] for s in job["steps"] if "run" in s]
+        assert any("pip install --no-deps ." in r for r in runs), name
+        handle = [r for r in runs if "infra-bot handle" in r]
+        assert handle and all("--workspace pr" in r for r in handle), name
+
+
+def test_secrets_only_in_jobs_bound_to_a_default_branch_environment():
+    """The App key is an environment secret; a job that reads it declares the environment
+    (deploy.yml: dev/tst/prd, comment.yml and drift.yml: infra-bot)."""
+    for path in FILES:
+        for name, job in jobs(path).items():
+            if "secrets." in str(job):
+                assert job.get("environment"), f"{path.name}:{name} reads a secret without one"
+    drift = jobs(WORKFLOWS / "drift.yml")["drift"]
+    assert drift["if"] == "github.ref_name == github.event.repository.default_branch"
+
+
+OLD_PR_YML = """\
+on:
+  pull_request:
+permissions: {}
+jobs:
+  validate:
+    runs-on: ubuntu-24.04
+    permissions:
+      contents: read
+      pull-requests: write
+      statuses: write
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+          persist-credentials: false
+      - run: python -m pip install --no-deps .
+      - env:
+          INFRA_BOT_APP_PRIVATE_KEY: ${{ secrets.INFRA_BOT_APP_PRIVATE_KEY }}
+        run: infra-bot handle
+"""
+TRUSTED = (
+    "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n"
+    "        with:\n"
+    "          ref: ${{ github.event.pull_request.base.sha }}\n"
+    "          persist-credentials: false\n"
+)
+HEAD = (
+    "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n"
+    "        with:\n"
+    "          ref: ${{ github.event.pull_request.head.sha }}\n"
+    "          path: pr\n"
+    "          persist-credentials: false\n"
+)
+GOOD_STEPS = (
+    TRUSTED + HEAD + "      - run: python -m pip install --no-deps .\n"
+    "      - run: infra-bot handle --workspace pr\n"
+)
+
+
+def with_steps(steps: str) -> dict[str, Any]:
+    head, _, _ = OLD_PR_YML.partition("    steps:\n")
+    return yaml.load(head + "    steps:\n" + steps, Loader=yaml.BaseLoader)
+
+
+@pytest.mark.parametrize("steps,expected", [
+    (OLD_PR_YML.partition("    steps:\n")[2], "checked out at the root"),
+    (HEAD.replace("          path: pr\n", "") + "      - run: infra-bot handle\n",
+     "checked out at the root"),
+    (TRUSTED + HEAD + "      - run: python -m pip install ./pr\n", "other than as data"),
+    (TRUSTED + HEAD + "      - run: cd pr && make\n", "other than as data"),
+    (TRUSTED + HEAD + "      - run: bash pr/scripts/x.sh\n", "other than as data"),
+    (TRUSTED + HEAD + "      - working-directory: pr\n        run: infra-bot handle\n",
+     "runs inside the PR head"),
+    (TRUSTED + HEAD + "      - uses: ./pr/.github/actions/setup\n", "action from the PR head"),
+    (TRUSTED + HEAD.replace("          persist-credentials: false\n", ""), "keeps its credentials"),
+    (TRUSTED.replace("base.sha", "head.sha") + "      - run: infra-bot handle\n",
+     "checked out at the root"),
+    # No ref in a pull_request run is the merge commit: the PR's code.
+    (TRUSTED.replace("          ref: ${{ github.event.pull_request.base.sha }}\n", "")
+     + "      - run: infra-bot handle\n", "checked out at the root"),
+    (HEAD + TRUSTED + "      - run: infra-bot handle --workspace pr\n", ""),
+    (GOOD_STEPS.replace("--workspace pr", "--workspace pr; pr/evil"), "other than as data"),
+])  # fmt: skip
+def test_trust_rule_catches_pr_code_in_a_privileged_job(steps, expected):
+    problems = trust_problems(with_steps(steps))
+    if expected:
+        assert any(expected in p for p in problems), problems
+    else:
+        assert problems == [], problems
+
+
+def test_trust_rule_accepts_the_good_shape_and_unprivileged_jobs():
+    assert trust_problems(with_steps(GOOD_STEPS)) == []
+    unprivileged = with_steps(OLD_PR_YML.partition("    steps:\n")[2])
+    job = unprivileged["jobs"]["validate"]
+    job["permissions"] = {"contents": "read"}
+    job["steps"] = job["steps"][:2]  # no secret either: ci.yml's shape
+    assert trust_problems(unprivileged) == []

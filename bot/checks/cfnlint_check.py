@@ -33,6 +33,9 @@ class Job:
     template: str
     parameters: dict[str, str] | None = None
     source: str | None = None  # the deployment file the parameters come from
+    # The trusted .cfnlintrc (bot.repo.policy); cfn-lint would otherwise read the one
+    # in the working directory, which a PR head may be.
+    config_file: str = ""
 
 
 def _rel(root: str, filename: str) -> str:
@@ -56,49 +59,53 @@ def _finding(root: str, match: Any) -> Finding:
     )
 
 
-_STATE: dict[str, Any] = {}
+# Per configuration file: (cfn-lint's config, its rules).
+_STATE: dict[str, tuple[Any, Any]] = {}
 
 
-def _init() -> None:
-    """Load cfn-lint's rules once per process."""
+def _init(config_file: str = "") -> tuple[Any, Any]:
+    """Load cfn-lint's rules once per process and configuration file."""
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    # cfn-lint logs (rather than reports) nested templates it cannot open;
-    # those are already matches, so the log lines would only be noise.
-    logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
-    config = ConfigMixIn([], regions=["us-east-1"])
-    _STATE["config"] = config
-    _STATE["rules"] = Runner(config).rules
+    if config_file not in _STATE:
+        # cfn-lint logs (rather than reports) nested templates it cannot open;
+        # those are already matches, so the log lines would only be noise.
+        logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
+        # Always an explicit file (a missing one reads as empty): never the
+        # .cfnlintrc of the working directory or of $HOME.
+        args = ["--config-file", config_file] if config_file else []
+        config = ConfigMixIn(args, regions=["us-east-1"])
+        _STATE[config_file] = (config, Runner(config).rules)
+    return _STATE[config_file]
 
 
 def lint(job: Job) -> list[Finding]:
     from cfnlint.config import ParameterSet
     from cfnlint.runner import run_template_by_file_path
 
-    if not _STATE:
-        _init()
-    config = _STATE["config"]
+    config, rules = _init(job.config_file)
     if job.parameters is None:
         cfg = config.evolve(templates=[job.template])
     else:
         cfg = config.evolve(
             templates=[job.template], parameters=[ParameterSet(job.source, job.parameters)]
         )
-    matches = run_template_by_file_path(job.template, cfg, _STATE["rules"], False)
+    matches = run_template_by_file_path(job.template, cfg, rules, False)
     return [_finding(job.root, m) for m in matches]
 
 
 def deployment_jobs(repo: Repository, files: tuple[Path, ...]) -> list[Job]:
     jobs = []
     root = repo.root.resolve()
+    config = str(repo.policy.cfnlint_config)
     for f in files:
         spec = parse_model(DeploymentFile, f)
         template = (repo.root / spec.template_file_path).resolve()
         if root not in template.parents:
             raise RepoError(f"{repo.rel(f)}: template-file-path leaves the repository")
         if template.is_file() and not repo.template(template).refused:
-            jobs.append(Job(str(root), str(template), dict(spec.parameters), repo.rel(f)))
+            jobs.append(Job(str(root), str(template), dict(spec.parameters), repo.rel(f), config))
     return jobs
 
 
@@ -108,7 +115,9 @@ def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
     # forkserver, not fork: the engine runs checks in threads, and forking a
     # process with live threads can leave the child holding a dead lock.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init) as pool:
+    # Every job of a run shares the trusted configuration: load it once per worker.
+    warm = (jobs[0].config_file,)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=warm) as pool:
         return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
 
 
@@ -120,8 +129,9 @@ class CfnLintCheck:
     def run(self, ctx: CheckContext) -> list[Finding]:
         repo = ctx.repo
         root = str(repo.root.resolve())
+        config = str(repo.policy.cfnlint_config)
         plain = [
-            Job(root, str(p))
+            Job(root, str(p), config_file=config)
             for p in ctx.targets.templates
             if not repo.template(p).refused or repo.template(p).lint_reports_refusal
         ]

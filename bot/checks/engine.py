@@ -80,7 +80,7 @@ def changed_targets(repo: Repository, ref: str, envs: tuple[str, ...]) -> Target
     stacks = set(diff.stacks)
     # Importers are looked up before and after the change: a stack that imported
     # an export the change removed no longer shows up in the new graph.
-    base = Repository(checkout_at(repo.root, ref))
+    base = repo.sibling(checkout_at(repo.root, ref))
     for env in envs or tuple(repo.environments) or (None,):
         importers = build_graph(repo, env).dependents(stacks)
         importers |= build_graph(base, env).dependents(stacks)
@@ -100,7 +100,7 @@ def run_checks(
     only: list[str] | None = None,
     base_ref: str | None = None,
 ) -> Report:
-    base_repo = Repository(checkout_at(repo.root, base_ref)) if base_ref else None
+    base_repo = repo.sibling(checkout_at(repo.root, base_ref)) if base_ref else None
     ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
     # Touch every template once up front, so the threads below share a warm cache.
     for path in targets.templates:

@@ -117,7 +117,8 @@ class GuardCheck:
     description: ClassVar[str] = "cfn-guard NIST 800-53 rules under guard/rules"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
-        rules_dir = ctx.repo.root / RULES_DIR
+        # The trusted rules: a PR that deletes or loosens one is still checked with it.
+        rules_dir = ctx.repo.policy.guard_rules_dir
         rules = sorted(rules_dir.glob("*.guard")) if rules_dir.is_dir() else []
         # Templates that failed to decode are reported by the load check; guard
         # would only abort on them and hide the findings for the others.

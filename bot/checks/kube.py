@@ -549,7 +549,8 @@ class KubeCheck:
     def run(self, ctx: CheckContext) -> list[Finding]:
         if not ctx.targets.releases:
             return []
-        cache = chart_cache_dir(ctx.repo.root, os.environ)
+        # Trusted: the cache of the checkout the bot runs from, never the PR's.
+        cache = ctx.repo.policy.chart_cache(os.environ)
         envs = ctx.targets.environments or tuple(ctx.repo.environments)
         findings: list[Finding] = []
         jobs: list[RenderJob] = []
@@ -569,7 +570,7 @@ class KubeCheck:
 
     @staticmethod
     def _validate(ctx: CheckContext, rendered: list[Rendered]) -> list[Finding]:
-        rules_dir = ctx.repo.root / K8S_RULES_DIR
+        rules_dir = ctx.repo.policy.kubernetes_rules_dir  # the trusted copy
         rules = sorted(rules_dir.glob("*.guard")) if rules_dir.is_dir() else []
         findings: list[Finding] = []
         with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as tmp:

@@ -153,7 +153,7 @@ def run_generate(request: CommandRequest) -> CommandResult:
     try:
         outcome = generate_pull_request(
             text, request.number, request.workspace, request.api, proposer,
-            engine_checker(request.workspace), max_rounds=config.max_rounds,
+            engine_checker(request.workspace, request.policy), max_rounds=config.max_rounds,
             budget_tokens=config.context_tokens, requested_by=request.actor, reply=False,
             reviewer_comments=context,
         )  # fmt: skip
@@ -176,7 +176,7 @@ def _revise(
     try:
         revision = revise_pull_request(
             request.command.text, request.pr, request.workspace, request.api, proposer,
-            engine_checker(request.workspace), max_rounds=config.max_rounds,
+            engine_checker(request.workspace, request.policy), max_rounds=config.max_rounds,
             budget_tokens=config.context_tokens, extra_comments=context,
         )  # fmt: skip
     except BedrockError as exc:

@@ -33,6 +33,12 @@ def validate(
     check: list[str] = typer.Option([], "--check", help="Run only these checks."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file."),
     root: Path | None = typer.Option(None, "--root", help="Repository root."),
+    policy_root: Path | None = typer.Option(
+        None,
+        "--policy-root",
+        help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
+        "(default: --root). The PR workflow passes the base commit's.",
+    ),
 ) -> None:
     """Run cfn-lint, cfn-guard, the Kubernetes schema check and cross-stack checks."""
     from bot.checks.engine import all_targets, changed_targets, run_checks, targets_for_paths
@@ -45,7 +51,10 @@ def validate(
         threshold = Severity.parse(fail_on)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    repo = Repository(root.resolve() if root else repo_root())
+    from bot.repo.policy import Policy
+
+    trusted = Policy(policy_root.resolve()) if policy_root else None
+    repo = Repository(root.resolve() if root else repo_root(), trusted=trusted)
     envs = tuple(env)
     try:
         for name in envs:

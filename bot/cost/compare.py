@@ -16,8 +16,9 @@ from bot.repo.model import Repository
 
 
 def repository_usage(repo: Repository) -> UsageFile:
-    """environments/usage.yaml, then environments/usage-<env>.yaml over it per environment."""
-    folder = repo.root / "environments"
+    """environments/usage.yaml, then environments/usage-<env>.yaml over it per environment,
+    from the trusted checkout (`repo.policy`): a PR cannot price itself with its own usage."""
+    folder = repo.policy.environments_dir
     default = folder / "usage.yaml"
     usage = load_usage(default, "environments/usage.yaml") if default.is_file() else EMPTY
     for env_file in sorted(folder.glob("usage-*.yaml")) if folder.is_dir() else []:

@@ -399,4 +399,3 @@ def run_demo(
         result = demo.run()
         result.html = render_html(demo.gh, result.steps)
         return result
-

@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.github.actions import log
 from bot.github.api import GitHubAPI, GitHubError, PullRequestInfo
 from bot.github.grammar import Command, Verb, Where
+from bot.repo.policy import Policy
 from bot.settings import Settings
 
 
@@ -39,6 +40,15 @@ class CommandRequest:
     # the plan job published (its job output).
     stage: str | None = None
     plan: str | None = None
+    # The checkout the bot was installed from (Context.trusted_root); `workspace` may
+    # be a PR head checked out as data. None: the workspace is trusted itself.
+    trusted_root: Path | None = None
+
+    @property
+    def policy(self) -> Policy:
+        """Where environments, guard rules, usage, .cfnlintrc and the chart cache are
+        read: never the PR workspace (bot.repo.policy)."""
+        return Policy(self.trusted_root or self.workspace)
 
 
 @dataclass(frozen=True)

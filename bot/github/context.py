@@ -30,8 +30,10 @@ class Context:
 
     @property
     def trusted_root(self) -> Path:
-        """The job's own checkout ($GITHUB_WORKSPACE): in the comment workflow that is
-        the default branch, while `workspace` may be a PR head checked out as data."""
+        """The checkout the bot was installed from ($GITHUB_WORKSPACE): the default
+        branch (comment.yml, drift.yml, deploy.yml) or the PR's base commit (pr.yml),
+        while `workspace` may be the PR head checked out as data under pr/. Everything
+        that decides who, where and how strictly is read from here (bot.repo.policy)."""
         return self.settings.workspace or self.workspace
 
 

@@ -85,12 +85,17 @@ def review_body(
     valid_at: datetime,
     *,
     inline_posted: bool = True,
+    preface: str = "",
 ) -> str:
     rest = list(plan.rest) if inline_posted else list(findings)
     lines = [
         marker(KIND, valid_at),
         f"### infra-bot validate · `{escape_md(head_sha[:7])}`",
         "",
+    ]
+    if preface:  # what the reader must see first (bot.github.rules_changes)
+        lines += [preface, ""]
+    lines += [
         f"**{summary_counts(findings)}**"
         + (
             f" · {len(plan.inline)} inline comment(s) on the diff"
@@ -154,12 +159,13 @@ def post_review(
     valid_at: datetime,
     findings: list[Finding],
     files: list[ChangedFile],
+    preface: str = "",
 ) -> ReviewOutcome:
     previous = _ours(api.list_reviews(number))
     if any(at > valid_at for _, at in previous):
         return ReviewOutcome(False, 0, reason="a newer commit was already reviewed")
     plan = plan_review(findings, files)
-    body = review_body(plan, findings, head_sha, valid_at)
+    body = review_body(plan, findings, head_sha, valid_at, preface=preface)
     same = [r for r, _ in previous if r.commit_sha == head_sha and r.body == body]
     if same:
         return ReviewOutcome(False, 0, reason="the same review is already posted")
@@ -168,7 +174,7 @@ def post_review(
         # A short all-clear when checked files changed: reviewers see the commit was
         # checked, not just a green dot. An earlier review with findings is retired
         # so it stops alarming.
-        checked = any(f.path.startswith(CHECKED_DIRS) for f in files)
+        checked = bool(preface) or any(f.path.startswith(CHECKED_DIRS) for f in files)
         if checked:
             api.create_review(number, head_sha, body, [])
         for old in older:
@@ -181,7 +187,8 @@ def post_review(
         if exc.status != 422 or not plan.inline:
             raise
         fallback = True
-        body = review_body(plan, findings, head_sha, valid_at, inline_posted=False)
+        body = review_body(plan, findings, head_sha, valid_at, inline_posted=False,
+                           preface=preface)  # fmt: skip
         api.create_review(number, head_sha, body, [])
     for old in older:
         api.edit_review(number, old.id, outdated_body(old, head_sha, valid_at))

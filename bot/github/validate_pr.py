@@ -1,6 +1,11 @@
 """Validate a pull request: the real check engine on the checked-out head, then
 one review, one commit status, a job summary and a SARIF file.
 
+The head is data: the rules it is checked with (environments, guard rules,
+.cfnlintrc, the chart cache) come from `policy`, the trusted checkout. A PR that
+changes any of them gets a review that opens with "This PR changes the rules"
+(bot.github.rules_changes), whatever the findings.
+
 Request budget, whatever the number of findings: PR files (1 page per 100
 files), the head commit's time, the bot's previous reviews, the new review
 (+1 on a 422 fallback, +1 per outdated review edited), the commit status.
@@ -8,13 +13,14 @@ files), the head commit's time, the bot's previous reviews, the new review
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.findings import Finding, Severity
 from bot.github.actions import append_summary, log, write_sarif
 from bot.github.api import ChangedFile, GitHubAPI, PullRequestInfo, StatusState
 from bot.github.review import ReviewOutcome, post_review
+from bot.repo.policy import Policy, RulesFile, rules_files
 from bot.settings import Settings
 
 STATUS_CONTEXT = "infra-bot/validate"
@@ -33,17 +39,29 @@ def changed_paths(files: list[ChangedFile]) -> list[str]:
     return sorted(paths)
 
 
-def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> list[Finding]:
-    """The checks over what the changed paths touch (plus dependent stacks)."""
+@dataclass(frozen=True)
+class EngineRun:
+    findings: list[Finding]
+    templates: tuple[Path, ...] = ()  # what the guard rules ran on
+    rel: dict[str, str] = field(default_factory=dict)  # template path -> repo-relative
+
+
+def run_engine(
+    workspace: Path, paths: list[str], base_ref: str | None, policy: Policy | None = None
+) -> EngineRun:
+    """The checks over what the changed paths touch (plus dependent stacks), with the
+    rules of `policy` (default: the workspace's own)."""
     from bot.checks.engine import all_targets, run_checks, targets_for_paths
     from bot.repo.changes import touched
     from bot.repo.graph import build_graph
     from bot.repo.model import Repository
     from bot.toolchain import Toolchain
 
-    repo = Repository(workspace)
+    repo = Repository(workspace, trusted=policy)
     diff = touched(repo, paths)
     if diff.rules:
+        # The PR changes guard rules (the trusted copy is what runs): check everything,
+        # so the review can show what the PR's version of them would change.
         targets = all_targets(repo, ())
     else:
         stacks = set(diff.stacks)
@@ -57,9 +75,33 @@ def run_engine(workspace: Path, paths: list[str], base_ref: str | None) -> list[
             chosen += [d.path for s, d in repo.deployments(env).items() if s in stacks]
         chosen += [repo.releases[r].folder for r in sorted(diff.releases) if r in repo.releases]
         if not chosen:
-            return []
+            return EngineRun([])
         targets = targets_for_paths(repo, chosen, ())
-    return run_checks(repo, targets, Toolchain(), base_ref=base_ref).findings
+    findings = run_checks(repo, targets, Toolchain(), base_ref=base_ref).findings
+    data = tuple(p for p in targets.templates if repo.template(p).body is not None)
+    return EngineRun(findings, data, {str(p): repo.rel(p) for p in data})
+
+
+def rules_preface(workspace: Path, changed: list[RulesFile], run: EngineRun) -> str:
+    """The "This PR changes the rules" section (empty when it changes none); for guard
+    rules with what the PR's own rules report."""
+    from bot.github.rules_changes import (
+        GuardComparison,
+        compare_guard,
+        guard_changed,
+        rules_section,
+    )
+    from bot.toolchain import Toolchain
+
+    comparison: GuardComparison | None = None
+    if guard_changed(changed):
+        guard = Toolchain().find("cfn-guard")
+        comparison = (
+            compare_guard(guard.path, workspace, run.findings, run.templates, run.rel)
+            if guard is not None
+            else GuardComparison(error="cfn-guard is not installed in this job")
+        )
+    return rules_section(changed, comparison)
 
 
 def status_for(findings: list[Finding]) -> tuple[StatusState, str]:
@@ -78,24 +120,34 @@ def validate_pull_request(
     workspace: Path,
     sarif_path: Path | None = None,
     base_ref: str | None = None,
+    policy: Policy | None = None,
 ) -> ValidateOutcome:
     from bot.render.findings import to_markdown, to_sarif
     from bot.repo.changes import GitError
     from bot.repo.model import RepoError
 
     files = api.pull_request_files(pr.number)
+    paths = changed_paths(files)
+    statuses = {f.path: f.status for f in files}
+    statuses |= {f.previous_path: "renamed" for f in files if f.previous_path}
+    changed = rules_files(paths, statuses)
+    run = EngineRun([])
     try:
-        findings = run_engine(workspace, changed_paths(files), base_ref)
+        run = run_engine(workspace, paths, base_ref, policy)
+        findings = run.findings
     except (RepoError, GitError) as exc:
         # The repository's own files are inconsistent: that is the finding.
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
+    preface = rules_preface(workspace, changed, run)
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
-        api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files
-    )
+        api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,
+        preface=preface,
+    )  # fmt: skip
     state, description = status_for(findings)
     api.set_commit_status(pr.head_sha, state, STATUS_CONTEXT, description, settings.run_url)
-    append_summary(settings.step_summary, to_markdown(findings, f"infra-bot validate #{pr.number}"))
+    title, _, report = to_markdown(findings, f"infra-bot validate #{pr.number}").partition("\n")
+    append_summary(settings.step_summary, f"{title}\n\n{preface}{report}")
     write_sarif(sarif_path, to_sarif(findings, ["cfn-lint", "cfn-guard"]))
     log(f"validate #{pr.number} {pr.head_sha[:7]}: {description}; review: "
         f"{'posted' if review.posted else review.reason}")  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.findings import Finding, Severity
 from bot.repo.model import ENVIRONMENTS_DIR, HELM_DIR, STACKS_DIR, Repository
+from bot.repo.policy import Policy
 
 
 def related_paths(root: Path, changed: list[str]) -> list[str]:
@@ -36,8 +37,12 @@ def _key(f: Finding) -> tuple[str, str, str]:
     return (f.path, f.check_id, f.message)
 
 
-def engine_checker(origin: Path) -> Callable[[Path, list[str]], list[Finding]]:
-    """Run every registered check; drop findings the same paths had in `origin`."""
+def engine_checker(
+    origin: Path, policy: Policy | None = None
+) -> Callable[[Path, list[str]], list[Finding]]:
+    """Run every registered check; drop findings the same paths had in `origin`. The
+    rules (environments, guard rules, .cfnlintrc) are `policy`'s: when revising a PR,
+    the trusted checkout's, not the PR's (default: each tree's own)."""
     from bot.checks.engine import run_checks, targets_for_paths
     from bot.toolchain import Toolchain
 
@@ -45,7 +50,7 @@ def engine_checker(origin: Path) -> Callable[[Path, list[str]], list[Finding]]:
     baselines: dict[tuple[str, ...], set[tuple[str, str, str]]] = {}
 
     def run(root: Path, paths: list[str]) -> list[Finding]:
-        repo = Repository(root)
+        repo = Repository(root, trusted=policy)
         return run_checks(
             repo, targets_for_paths(repo, [root / p for p in paths], ()), tools
         ).findings

@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.repo.policy import Policy
 from bot.repo.safeyaml import UnsafeYamlError, load_data
 from bot.repo.templates import Template, load_template
 
@@ -159,10 +160,24 @@ def promotion_order(envs: dict[str, Environment]) -> list[str]:
 
 @dataclass
 class Repository:
-    """An index of a checkout. Files are read lazily and cached per instance."""
+    """An index of a checkout. Files are read lazily and cached per instance.
+
+    `trusted` is where the environment definitions and the other rules come from
+    (bot.repo.policy): for a PR workspace, the checkout the bot was installed from.
+    Unset, the checkout is its own policy (the default branch, a local run).
+    """
 
     root: Path
     _templates: dict[Path, Template] = field(default_factory=dict, repr=False)
+    trusted: Policy | None = None
+
+    @property
+    def policy(self) -> Policy:
+        return self.trusted or Policy(self.root)
+
+    def sibling(self, root: Path) -> Repository:
+        """Another tree of this repository (an older commit), judged by the same policy."""
+        return Repository(root, trusted=self.trusted)
 
     def rel(self, path: Path) -> str:
         try:
@@ -195,7 +210,9 @@ class Repository:
 
     @cached_property
     def environments(self) -> dict[str, Environment]:
-        folder = self.root / ENVIRONMENTS_DIR
+        # The trusted copy: a PR cannot point an environment at another account or
+        # role, add one, or loosen its cost thresholds.
+        folder = self.policy.environments_dir
         envs: dict[str, Environment] = {}
         if folder.is_dir():
             for p in sorted(folder.glob("*.y*ml")):

@@ -37,7 +37,7 @@ def run_validate(request: CommandRequest) -> CommandResult:
         return CommandResult(False, "`validate` needs a pull request.")
     validate_pull_request(
         request.api, request.settings, request.pr, workspace=request.workspace,
-        sarif_path=request.sarif_path, base_ref=base_ref_for(request),
+        sarif_path=request.sarif_path, base_ref=base_ref_for(request), policy=request.policy,
     )  # fmt: skip
     # The review and the commit status carry the verdict; the command itself ran
     # (rocket), and a reply would be noise.

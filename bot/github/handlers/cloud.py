@@ -42,7 +42,7 @@ def run_plan(request: CommandRequest) -> CommandResult:
     if request.pr is None:
         return CommandResult(False, "`plan` needs a pull request.")
     sha = request.pr.head_sha
-    repo = attempt("checkout", lambda _: repo_at(request.workspace, sha))
+    repo = attempt("checkout", lambda _: repo_at(request.workspace, sha, request.policy))
     if isinstance(repo, Failed):
         return CommandResult(False, f"Cannot read the PR head `{sha[:12]}`: {repo.reason}")
     since = base_ref_for(request)
@@ -110,7 +110,7 @@ def run_drift(request: CommandRequest) -> DriftResult:
     from bot.cloud.runs import drift_env
     from bot.render.changeset import drift_markdown
 
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
     all_ran, sections, results = read_each_env(request, repo, drift_env, drift_markdown)
     failed = not all_ran
     states = {d.state for drifts in results for d in drifts}
@@ -132,7 +132,7 @@ def run_status(request: CommandRequest) -> CommandResult:
     from bot.github.handlers.deploy import helm_access
     from bot.render.changeset import status_markdown
 
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
     now = datetime.now(UTC)
 
     def status_of(run: EnvRun) -> EnvStatus:
@@ -152,7 +152,7 @@ def run_unlock(request: CommandRequest) -> CommandResult:
     from bot.cloud import lock
 
     env = request.command.args[0]
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
 
     def unlock(_: str) -> str:
         run = open_run(request, repo, env, Purpose.DEPLOY)
@@ -178,7 +178,7 @@ def on_pull_request_closed(request: CommandRequest) -> CommandResult:
     if request.pr is None:
         return CommandResult(True)
     sha = request.pr.head_sha
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
 
     def clean(env: str) -> list[str]:
         run = open_run(request, repo, env, Purpose.PLAN)

@@ -126,6 +126,7 @@ def _authorized_run(ctx: Context, source: Source, command: Command) -> Outcome:
     request = CommandRequest(
         command, ctx.api, ctx.settings, ctx.workspace, source.author, source.where,
         source.number, pr, ctx.sarif_path, comment_at=comment_at,
+        trusted_root=ctx.trusted_root,
     )  # fmt: skip
     result = commands.run(request, ctx.table)
     if result.body and not result.kind:
@@ -198,7 +199,7 @@ def handle_workflow_step(ctx: Context, pr: PullRequestInfo, default_branch: str)
                     number=pr.number, pr=pr)  # fmt: skip
     request = CommandRequest(
         parsed, ctx.api, ctx.settings, ctx.workspace, source.author, Where.PR, pr.number, pr,
-        ctx.sarif_path, from_workflow=True,
+        ctx.sarif_path, from_workflow=True, trusted_root=ctx.trusted_root,
     )  # fmt: skip
     result = commands.run(request, ctx.table)
     if result.body and not result.kind:  # a workflow step edits its comment on every push

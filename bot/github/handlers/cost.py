@@ -1,9 +1,10 @@
 """`/infra cost [env]` and the PR workflow's cost step: the monthly cost delta of a PR.
 
 Before is the base branch's tree (`origin/<base>`), after the PR head checkout. The
-thresholds come from the base branch too: a PR cannot raise its own cost limit. An
-environment above its threshold fails the check until `/infra approve-cost <env>` is
-given for the head commit.
+thresholds and the usage assumptions come from the trusted checkout (the one the bot
+was installed from, request.policy): a PR cannot raise its own cost limit or price
+itself with lower usage. An environment above its threshold fails the check until
+`/infra approve-cost <env>` is given for the head commit.
 """
 
 from __future__ import annotations
@@ -63,18 +64,18 @@ def _deltas(
     from bot.github.handlers.builtin import base_ref_for
     from bot.github.handlers.envruns import repo_at
     from bot.repo.changes import checkout_at
-    from bot.repo.model import Repository
 
-    head = repo_at(request.workspace, head_sha)
+    head = repo_at(request.workspace, head_sha, request.policy)
     base_ref = base_ref_for(request)
     base_root = checkout_at(head.root, base_ref) if base_ref else None
     try:
-        base = Repository(base_root) if base_root else None
+        # Both trees are priced with the trusted environments and usage (head.policy):
+        # the PR changes what is priced, never how.
+        base = head.sibling(base_root) if base_root else None
         table = load_embedded()
         envs = list(request.command.args)
         deltas = environment_deltas(head, envs, base, repository_usage(head), table, date.today())
-        trusted = base.environments if base else {}
-        limits = {n: (trusted.get(n) or e).cost for n, e in head.environments.items()}
+        limits = {n: e.cost for n, e in head.environments.items()}
     finally:
         if base_root:
             shutil.rmtree(base_root, ignore_errors=True)

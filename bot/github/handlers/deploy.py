@@ -162,7 +162,7 @@ def run_apply(request: CommandRequest) -> CommandResult:
     recorder = DeploymentRecorder(request.api)
 
     def apply(e: str) -> CommandResult:
-        repo = repo_at(request.workspace, sha)
+        repo = repo_at(request.workspace, sha, request.policy)
         # The stacks `/infra plan` previewed: those changed since the base, and dependents.
         since = base_ref_for(request)
         stacks = ordered_stacks(repo, e, changed_since=since) if since else None
@@ -202,7 +202,7 @@ def run_deploy(request: CommandRequest) -> CommandResult:
     bound = request.settings.bound_environment
 
     def deploy(e: str) -> tuple[bool, str, str]:
-        repo = repo_at(request.workspace, None)
+        repo = repo_at(request.workspace, None, request.policy)
         sha = head_commit(repo.root)
         source = next((s.name for s in repo.environments.values() if s.next == e), None)
         target = open_run(request, repo, e)
@@ -246,7 +246,7 @@ def run_promote(request: CommandRequest) -> CommandResult:
     from bot.render.changeset import promotion_markdown
 
     source, target = request.command.args[0], request.command.args[1]
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
     recorder = DeploymentRecorder(request.api)
 
     def go(e: str) -> CommandResult:
@@ -270,7 +270,7 @@ def run_rollback(request: CommandRequest) -> CommandResult:
     from bot.render.changeset import rollback_markdown
 
     env, stack = request.command.args[0], request.command.args[1]
-    repo = repo_at(request.workspace, None)
+    repo = repo_at(request.workspace, None, request.policy)
     recorder = DeploymentRecorder(request.api)
 
     def go(e: str) -> CommandResult:
@@ -304,7 +304,7 @@ def run_deploy_plan(request: CommandRequest) -> CommandResult:
     env = request.command.args[0]
 
     def plan(e: str) -> tuple[bool, str, str, list[StackPreview]]:
-        repo = repo_at(request.workspace, None)
+        repo = repo_at(request.workspace, None, request.policy)
         source = _source_of(repo, e)
         target = open_run(request, repo, e, Purpose.PLAN)
         if source is None:
@@ -386,7 +386,7 @@ def run_deploy_execute(request: CommandRequest) -> CommandResult:
     bound = request.settings.bound_environment
 
     def execute(e: str) -> tuple[bool, str]:
-        repo = repo_at(request.workspace, None)
+        repo = repo_at(request.workspace, None, request.policy)
         source = _source_of(repo, e)
         target = open_run(request, repo, e)
         with helm_access(target, repo) as access:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.cloud.runs import EnvRun
     from bot.github.commands import CommandRequest
     from bot.repo.model import Repository
+    from bot.repo.policy import Policy
     from bot.settings import Settings
 
 T = TypeVar("T")
@@ -92,17 +93,19 @@ def owner(settings: Settings) -> str:
     return f"github-run-{settings.run_id}" if settings.run_id else "infra-bot"
 
 
-def repo_at(workspace: Path, sha: str | None) -> Repository:
+def repo_at(workspace: Path, sha: str | None, policy: Policy) -> Repository:
     """The repository at `sha`: the checkout itself when it is there (the workflow checks
-    out the PR head), else that commit's tree from the checkout's history."""
+    out the PR head), else that commit's tree from the checkout's history. Either way
+    its environments (account, roles, region) and rules come from `policy`, the trusted
+    checkout: a PR decides what is deployed, never where or as whom."""
     from bot.cloud.targets import head_commit
     from bot.repo.changes import checkout_at
     from bot.repo.model import Repository
 
     root = workspace.resolve()
     if sha is None or not (root / ".git").exists() or head_commit(root) == sha:
-        return Repository(root)
-    return Repository(checkout_at(root, sha))
+        return Repository(root, trusted=policy)
+    return Repository(checkout_at(root, sha), trusted=policy)
 
 
 def open_run(

@@ -18,7 +18,7 @@ def on_pull_request(ctx: Context, event: PullRequestChanged) -> Outcome:
     pr = event.pr
     request = CommandRequest(
         Command(Verb.VALIDATE), ctx.api, ctx.settings, ctx.workspace, pr.author, Where.PR,
-        pr.number, pr, ctx.sarif_path,
+        pr.number, pr, ctx.sarif_path, trusted_root=ctx.trusted_root,
     )  # fmt: skip
     if event.action == "closed":
         try:

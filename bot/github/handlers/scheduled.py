@@ -15,7 +15,8 @@ DEPLOY = "bot.github.handlers.deploy:run_deploy"
 
 def _run(ctx: Context, target: str, command: Command, actor: str) -> CommandResult:
     request = CommandRequest(command, ctx.api, ctx.settings, ctx.workspace, actor, Where.DISPATCH,
-                             stage=ctx.stage, plan=ctx.plan)  # fmt: skip
+                             stage=ctx.stage, plan=ctx.plan,
+                             trusted_root=ctx.trusted_root)  # fmt: skip
     try:
         runner = resolve(target)
     except UnavailableError as exc:
