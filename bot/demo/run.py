@@ -399,3 +399,4 @@ def run_demo(
         result = demo.run()
         result.html = render_html(demo.gh, result.steps)
         return result
+

@@ -98,10 +98,8 @@ def _render(body: str, *, from_bot: bool) -> str:
     if not from_bot:
         return rendered
     return _ALERT.sub(
-        lambda m: (
-            f'<blockquote class="alert {m[1].lower()}"><p>'
-            f'<b class="alert-title">{m[1].title()}</b><br>'
-        ),
+        lambda m: f'<blockquote class="alert {m[1].lower()}"><p>'
+        f'<b class="alert-title">{m[1].title()}</b><br>',
         rendered,
     )
 
@@ -173,7 +171,8 @@ def _thread(gh: LocalGitHub, thread: Thread) -> str:
 def render_html(gh: LocalGitHub, steps: list[Step], title: str = "infra-bot demo") -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     progress = "".join(
-        f"<li>{'&#10003;' if s.ok else '&#10007;'} {_inline_code(s.title)} ({s.seconds:.1f} s)</li>"
+        f'<li>{"&#10003;" if s.ok else "&#10007;"} {_inline_code(s.title)} '
+        f"({s.seconds:.1f} s)</li>"
         for s in steps
     )
     deployments = "".join(
