@@ -375,7 +375,7 @@ def deploy_stacks(
     timeout: float = DEPLOY_TIMEOUT,
     pins: Pins | None = None,
     recovery: Recovery | None = None,
-    levels: Levels[StackSpec] | None = None,
+    levels: Levels | None = None,
 ) -> list[StackResult]:
     """Deploy in order; after the first stack that is not ok, the rest are SKIPPED.
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from bot.repo.graph import build_graph
 from bot.repo.model import Repository
@@ -87,7 +87,7 @@ class _Raised:
 
 
 @dataclass(frozen=True)
-class Levels(Generic[T]):
+class Levels:
     """How a run schedules its per-stack work.
 
     `deps` (stack -> stacks it imports from) groups the stacks into levels; None runs
@@ -180,12 +180,12 @@ class Levels(Generic[T]):
             on_done(value)
 
 
-def stack_levels(deps: Mapping[str, Iterable[str]], parallel: int = MAX_PARALLEL) -> Levels[T]:
+def stack_levels(deps: Mapping[str, Iterable[str]], parallel: int = MAX_PARALLEL) -> Levels:
     """Levels over a stack graph's dependencies (bot.repo.graph.StackGraph.dependencies)."""
     return Levels({s: frozenset(d) for s, d in deps.items()}, parallel)
 
 
-def levels_for(repo: Repository, env: str, parallel: int = MAX_PARALLEL) -> Levels[T]:
+def levels_for(repo: Repository, env: str, parallel: int = MAX_PARALLEL) -> Levels:
     """The levels of `env`'s stack graph; `parallel` 1 keeps today's one-at-a-time
     schedule (each stack alone, in the order given)."""
     if parallel <= 1:

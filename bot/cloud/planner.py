@@ -204,7 +204,7 @@ def plan_stacks(
     specs: list[StackSpec],
     clock: Clock,
     on_preview: Callable[[StackPreview], None] | None = None,
-    levels: Levels[StackSpec] | None = None,
+    levels: Levels | None = None,
 ) -> list[StackPreview]:
     """Plan every stack in order. A stack whose dependency is new is planned anyway: its
     change set may fail on a missing import, which the preview reports. With `levels`,
