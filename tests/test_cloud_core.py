@@ -643,3 +643,26 @@ def test_translate_botocore_errors() -> None:
     assert translate(KeyError("k"), "describe_stacks") is None
     assert isinstance(translate(KeyError("k"), "describe_stacks", in_client=True),
                       UnreadableAnswerError)  # fmt: skip
+
+
+def test_long_waits_show_a_line_every_30_seconds_then_time_out_clearly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
+    from bot.commands.cloud import WaitReporter
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # Actions logs: plain lines
+    now = [0.0]
+
+    def tick() -> float:
+        now[0] += 5.0
+        return now[0]
+
+    clock = Clock(sleep=lambda _s: None, monotonic=tick, poll_seconds=0, progress=WaitReporter())
+    with pytest.raises(WaitTimeoutError, match="gave up waiting for deletion of s after 120 s"):
+        poll_until(lambda: None, lambda _d: False, clock, 120, "deletion of s")
+    lines = capsys.readouterr().err.splitlines()
+    seconds = [int(line.rsplit(": ", 1)[1].removesuffix(" s")) for line in lines]
+    assert lines and all(line.startswith("still waiting for deletion of s: ") for line in lines)
+    assert all(b - a >= 30 for a, b in zip([0, *seconds], seconds, strict=False))
+    assert seconds == [30, 60, 90, 120]  # each poll takes 5 s of the fake clock

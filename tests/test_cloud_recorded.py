@@ -325,8 +325,12 @@ def _gone(stub: Stubber) -> None:
                           expected_params={"StackName": STACK})  # fmt: skip
 
 
+# None: a DEV deploy; {}: PRD's approved job, whose published plan had nothing to run for
+# the stack (a ROLLBACK_COMPLETE stack cannot be previewed) - the new change set is
+# admitted because it was made here and verified by content against the approved commit.
+@pytest.mark.parametrize("pins", [None, {}])
 def test_rollback_complete_stack_is_deleted_recreated_and_deployed(
-    stubbed: tuple[Any, Stubber],
+    stubbed: tuple[Any, Stubber], pins: dict[str, str] | None
 ) -> None:
     from bot.cloud.deployer import Recovery, deploy_stacks
 
@@ -368,7 +372,7 @@ def test_rollback_complete_stack_is_deleted_recreated_and_deployed(
     stub.add_response("describe_stacks", _stack("CREATE_COMPLETE"), {"StackName": STACK})
 
     cfn = Boto3CloudFormation(client)
-    [res] = deploy_stacks(lambda _s: cfn, [s], FAST, recovery=Recovery())
+    [res] = deploy_stacks(lambda _s: cfn, [s], FAST, recovery=Recovery(), pins=pins)
     assert res.result is Result.DEPLOYED
     assert res.recovered and "left in ROLLBACK_COMPLETE" in res.recovered
     assert "created it again" in deploy_markdown("dev", COMMIT, [res])
@@ -416,3 +420,15 @@ def test_update_rollback_failed_lists_what_to_skip_and_continues_once_confirmed(
     stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_COMPLETE"), {"StackName": STACK})
     done = recover_stack(cfn, spec(), FAST, Recovery(continue_rollback=True, skip=("Vault",)))
     assert done == f"continued the rollback of {STACK}, skipping Vault"
+
+
+def test_without_recovery_a_rollback_complete_stack_is_blocked_and_kept(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    from bot.cloud.deployer import deploy_stacks
+
+    client, stub = stubbed
+    stub.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": STACK})
+    cfn = Boto3CloudFormation(client)
+    [res] = deploy_stacks(lambda _s: cfn, [spec()], FAST)  # no DeleteStack stubbed: none made
+    assert res.result is Result.BLOCKED and "deletes the empty stack" in res.message

@@ -16,15 +16,22 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
+from tests.fakegithub import FakeGitHub
 from tests.moto_fixtures import commit_all, git, moto_endpoint, reset_moto
+from tests.test_handle_cloud import adopt, bot_comments, handle
 
 __all__ = ["moto_endpoint"]
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning"),
+    # moto's EC2 error codes are not in CloudFormation's service model; botocore copes.
+    pytest.mark.filterwarnings("ignore:Exception\\(InvalidVPCIdError\\):UserWarning"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = """AWSTemplateFormatVersion: "2010-09-09"
@@ -95,16 +102,20 @@ def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
 
 
-def stack_tags(endpoint: str, account: str, name: str) -> dict[str, str]:
+def cfn_in(endpoint: str, account: str) -> Any:
+    """A CloudFormation client inside `account` (an assumed role, like the bot's)."""
     sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1")
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/probe",
                             RoleSessionName="probe")["Credentials"]  # fmt: skip
-    cfn = boto3.client(
+    return boto3.client(
         "cloudformation", endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
     )  # fmt: skip
-    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def stack_tags(endpoint: str, account: str, name: str) -> dict[str, str]:
+    stack = cfn_in(endpoint, account).describe_stacks(StackName=name)["Stacks"][0]
     return {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
 
 
@@ -125,6 +136,7 @@ def test_failed_execute_is_named_explained_and_the_fix_deploys(tmp_path: Path, c
     assert "platform-dev-network: ExecuteChangeSet failed: InvalidVpcID.NotFound" in out
     assert "vpc-0123456789abcdef0 does not exist" in out
     assert "What to do:" in out and "does not exist in this account and region" in out
+    assert "(environments/dev/network.yaml)" in out and "nothing was created" in out
     # queue imports nothing: it is in network's level, and the rest of a level finishes
     # (bot.cloud.levels); a failure stops only the later levels.
     assert "| `queue` | ✅ deployed |" in out
@@ -278,3 +290,82 @@ def test_5xx_and_unreadable_answers_are_explained_in_deploy_status_and_plan(
     assert "platform-dev-network: ExecuteChangeSet: the endpoint's answer could not be read" in out
     # queue, in the same level, ran too and met the same broken ExecuteChangeSet.
     assert "platform-dev-queue: ExecuteChangeSet: the endpoint's answer could not be read" in out
+
+
+def test_push_deploy_failure_is_explained_in_the_pr_note_and_job_summary(
+    tmp_path: Path, clean: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    main = write_repo(root, BROKEN_NETWORK)
+    git(root, "update-ref", "refs/remotes/origin/main", main)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", clean)
+    monkeypatch.delenv("INFRA_BOT_ENVIRONMENT", raising=False)
+    with FakeGitHub() as fake:
+        fake.add_user("alice", permission="write")
+        merged = fake.add_pull_request({"stacks/network.yaml": "x"})
+        merged["merge_commit_sha"] = adopt(fake, main)
+        outcome, _, summary = handle(fake, tmp_path, "push", fake.push_event(), root, env="dev")
+        note = bot_comments(fake, merged["number"])["deploy-dev"]
+    assert outcome.exit_code == 1
+    for text in (summary, note):
+        flat = " ".join(text.split())
+        assert "platform-dev-network: ExecuteChangeSet failed: InvalidVpcID.NotFound" in flat
+        assert "What to do:" in flat and "does not exist in this account and region" in flat
+
+
+def test_a_merge_executes_the_change_set_the_pr_previewed(tmp_path: Path, clean: str) -> None:
+    write_repo(tmp_path, FIXED_NETWORK)
+    assert cli(tmp_path, clean, "deploy", "--env", "dev", "--replan").returncode == 0
+    git(tmp_path, "checkout", "-q", "-b", "pr")
+    deployment = tmp_path / "environments" / "dev" / "queue.yaml"
+    deployment.write_text(deployment.read_text().replace("3600", "1800"))
+    pr_head = commit_all(tmp_path, "shorter retention")
+    preview = cli(tmp_path, clean, "plan", "--env", "dev")
+    assert preview.returncode == 0 and f"infra-bot-{pr_head[:12]}-" in preview.stdout
+    git(tmp_path, "checkout", "-q", "main")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com",
+        "merge", "-q", "--no-ff", "-m", "merge the PR", "pr")  # fmt: skip
+    merge = git(tmp_path, "rev-parse", "HEAD")
+    # No plan of the merge commit: the queue's inputs last changed in the PR's commit, so
+    # its reviewed change set is the one to run; the network did not change at all.
+    out = cli(tmp_path, clean, "deploy", "--env", "dev")
+    no_traceback(out)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"Deploy to `dev` at `{merge[:12]}`: succeeded" in out.stdout
+    assert "| `queue` | ✅ deployed |" in out.stdout and "| `network` | = unchanged |" in out.stdout
+    assert stack_tags(clean, "111111111111", "platform-dev-queue")["infra-bot:commit"] == pr_head
+
+
+def test_closing_a_merged_pr_keeps_the_change_sets_its_deploy_runs(
+    tmp_path: Path, clean: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    write_repo(root, FIXED_NETWORK)
+    assert cli(root, clean, "deploy", "--env", "dev", "--replan").returncode == 0
+    deployment = root / "environments" / "dev" / "queue.yaml"
+    deployment.write_text(deployment.read_text().replace("3600", "1800"))
+    head = commit_all(root, "shorter retention")
+    assert cli(root, clean, "plan", "--env", "dev").returncode == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", clean)
+    monkeypatch.delenv("INFRA_BOT_ENVIRONMENT", raising=False)
+    cfn = cfn_in(clean, "111111111111")
+
+    def planned() -> list[str]:
+        return [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="platform-dev-queue")
+                ["Summaries"] if s["ChangeSetName"].startswith(f"infra-bot-{head[:12]}-")]  # fmt: skip
+
+    assert len(planned()) == 1
+    with FakeGitHub() as fake:
+        fake.add_user("alice", permission="write")
+        pr = fake.add_pull_request({"environments/dev/queue.yaml": "x"})
+        pr["head"]["sha"] = adopt(fake, head)
+        pr.update({"state": "closed", "merged": True})
+        closed = fake.pull_request_event(pr["number"], "closed")
+        assert handle(fake, tmp_path, "pull_request", closed, root)[0].exit_code == 0
+        assert len(planned()) == 1  # the merge's deploy runs it (the queue's version is `head`)
+        pr["merged"] = False
+        abandoned = fake.pull_request_event(pr["number"], "closed")
+        assert handle(fake, tmp_path, "pull_request", abandoned, root)[0].exit_code == 0
+        assert planned() == []

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from bot.checks.base import CheckContext, register
 from bot.findings import Finding, Severity, nist_control_from
+from bot.subproc import tool_env
 
 RULES_DIR = Path("guard") / "rules"
 HELP_URL = "https://docs.aws.amazon.com/cfn-guard/latest/ug/what-is-guard.html"
@@ -104,7 +105,9 @@ def run_guard(binary: Path, rules: list[Path], data: list[Path], timeout: float 
         cmd += ["--rules", str(r)]
     for d in data:
         cmd += ["--data", str(d)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, check=False, env=tool_env()
+    )
     # Exit 19 means "some rule failed", which is the normal case for findings.
     if proc.returncode not in (0, 19):
         raise RuntimeError(f"cfn-guard exited {proc.returncode}: {proc.stderr.strip()[:500]}")

@@ -33,6 +33,7 @@ from bot.findings import Finding, Severity
 from bot.render.text import strip_controls
 from bot.repo.model import Release, Repository
 from bot.repo.safeyaml import UnsafeYamlError, load_all_data, load_data
+from bot.subproc import tool_env
 from bot.toolchain import Tool
 
 CHART_DIR_ENV = "INFRA_BOT_CHART_DIR"
@@ -262,7 +263,7 @@ def render(helm: Path, job: RenderJob) -> Rendered | Finding:
     cmd = helm_template_command(helm, release, job.chart, env, job.kube_version)
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False
+            cmd, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False, env=tool_env()
         )
     except subprocess.TimeoutExpired:
         return _render_error(
@@ -434,8 +435,9 @@ def validate_with_kubeconform(binary: Path, refs: list[DocRef]) -> list[Finding]
     for (schema, note), group in groups.items():
         cmd = kubeconform_command(binary, schema, [r.file for r in group])
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=KUBECONFORM_TIMEOUT, check=False
-        )
+            cmd, capture_output=True, text=True, timeout=KUBECONFORM_TIMEOUT, check=False,
+            env=tool_env(),
+        )  # fmt: skip
         # Exit 1 means "some resource is invalid", the normal case for findings.
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"kubeconform exited {proc.returncode}: {proc.stderr[:500]}")

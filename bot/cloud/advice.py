@@ -20,7 +20,7 @@ _CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
             re.I,
         ),
         "Missing IAM permission: the deploy role may not make this call. Add the action the "
-        "reason names to the environment's deploy role (environments/<env>.yaml names it).",
+        "reason names to the environment's deploy role (its role_arn in {environment}).",
     ),
     (
         re.compile(
@@ -39,7 +39,7 @@ _CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r"does not exist|NotFound", re.I),
         "A resource the template refers to does not exist in this account and region: "
-        "check the ids in the stack's parameters (environments/<env>/<stack>.yaml).",
+        "check the ids in the stack's parameters ({deployment}).",
     ),
     (
         re.compile(r"Throttl|Rate exceeded|TooManyRequests", re.I),
@@ -60,15 +60,19 @@ _STATUS_ADVICE = {
 }
 
 
-def advice_for(reasons: list[str], status: str | None = None) -> tuple[str, ...]:
+def advice_for(
+    reasons: list[str], status: str | None = None, env: str = "<env>", stack: str = "<stack>"
+) -> tuple[str, ...]:
     """Advice for the failure reasons (first failure first) and the stack's final status;
-    each piece once."""
+    each piece once, naming the stack's own files."""
     out: list[str] = []
+    files = {"environment": f"environments/{env}.yaml",
+             "deployment": f"environments/{env}/{stack}.yaml"}  # fmt: skip
     for reason in reasons:
         for pattern, text in _CAUSES:
             if pattern.search(reason):
-                if text not in out:
-                    out.append(text)
+                if text.format(**files) not in out:
+                    out.append(text.format(**files))
                 break
     if status in _STATUS_ADVICE:
         out.append(_STATUS_ADVICE[status])

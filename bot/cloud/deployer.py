@@ -107,7 +107,8 @@ Pins = dict[str, str]
 def _result(spec: StackSpec, result: Result, message: str, **kw: Any) -> StackResult:
     if result in {Result.FAILED, Result.ROLLED_BACK, Result.BLOCKED} and "advice" not in kw:
         failures: tuple[FailedResource, ...] = kw.get("failures", ())
-        kw["advice"] = advice_for([f.reason for f in failures] + [message], kw.get("final_status"))
+        reasons = [f.reason for f in failures] + [message]
+        kw["advice"] = advice_for(reasons, kw.get("final_status"), spec.env, spec.stack)
     return StackResult(
         spec.env,
         spec.stack,
@@ -428,27 +429,13 @@ def _replan_recreated(
     cfn: CloudFormationApi, spec: StackSpec, clock: Clock, pins: Pins | None, planned: bool
 ) -> Pins | None:
     """A stack deleted by recovery has no change set: plan it (unless `prepare` did) and,
-    under a published plan, admit the new one; its content is verified before it runs
-    like any other, against the very commit that was approved."""
-    try:
-        preview = None if planned else plan_stack(cfn, spec, clock)
-    except CloudError:
-        return pins  # deploy_stack reports the stack's state and the error
-    if pins is None:
-        return None
-    made = preview.change_set_id if preview and preview.outcome is Outcome.CHANGES else None
-    if made is None:
-        listed = {str(s.get("ChangeSetName")): str(s.get("ChangeSetId") or "")
-                  for s in _safe_list(cfn, spec.stack_name)}  # fmt: skip
-        made = listed.get(spec.change_set_name)
-    return {**pins, spec.stack: made} if made else pins
-
-
-def _safe_list(cfn: CloudFormationApi, stack_name: str) -> list[dict[str, Any]]:
-    try:
-        return cfn.list_change_sets(stack_name)
-    except CloudError:
-        return []
+    under a published plan, admit the new one. Its content is verified before it runs
+    like any other, against the very commit that was approved; a plan that failed
+    leaves the pins as they were, and deploy_stack says why it cannot run."""
+    preview = None if planned else plan_stack(cfn, spec, clock)
+    if pins is None or preview is None or preview.outcome is not Outcome.CHANGES:
+        return pins
+    return {**pins, spec.stack: preview.change_set_id} if preview.change_set_id else pins
 
 
 def recover_stack(

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from bot.commands.common import fail, repo_root
+from bot.redact import active
 
 
 class Format(StrEnum):
@@ -70,7 +71,7 @@ def validate(
         )
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = _render(report.findings, fmt, report.checks)
+    text = active().text(_render(report.findings, fmt, report.checks))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:

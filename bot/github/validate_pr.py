@@ -123,7 +123,7 @@ def validate_pull_request(
     policy: Policy | None = None,
 ) -> ValidateOutcome:
     from bot.render.findings import to_markdown, to_sarif
-    from bot.repo.changes import GitError
+    from bot.repo.changes import GitError, reviewed_paths
     from bot.repo.model import RepoError
 
     files = api.pull_request_files(pr.number)
@@ -133,7 +133,8 @@ def validate_pull_request(
     changed = rules_files(paths, statuses)
     run = EngineRun([])
     try:
-        run = run_engine(workspace, paths, base_ref, policy)
+        reviewed = reviewed_paths(workspace, base_ref, paths)
+        run = run_engine(workspace, reviewed, base_ref, policy)
         findings = run.findings
     except (RepoError, GitError) as exc:
         # The repository's own files are inconsistent: that is the finding.

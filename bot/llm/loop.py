@@ -113,15 +113,6 @@ def request_prompt(context: Context, request: str, reviewer_comments: Iterable[s
     )
 
 
-def weakened_warnings(changes: Iterable[FileChange]) -> list[str]:
-    out: list[str] = []
-    for change in changes:
-        old = guardrails.load_for_signals(change.old)
-        new = guardrails.load_for_signals(change.new)
-        out += [s.describe(change.path) for s in guardrails.weakened(old, new)]
-    return out
-
-
 def generate(
     request: str,
     repo_root: Path,
@@ -156,7 +147,7 @@ def generate(
         f"the model proposed an edit that was refused: `{r.path}`: {r.reason}"
         for r in state.rejected
     ]
-    warnings += weakened_warnings(changes)
+    warnings += guardrails.change_warnings(changes, ws.root)
     proposal = Proposal(
         request=request,
         title=state.title or "infra-bot change",

@@ -206,6 +206,9 @@ def _failure_lines(r: StackResult) -> list[str]:
         Result.ROLLED_BACK: "CloudFormation rolled the stack back to its previous state.",
         Result.BLOCKED: "the stack must be repaired before it can deploy.",
     }.get(r.result, "the stack needs attention.")
+    if r.final_status == "REVIEW_IN_PROGRESS":
+        # A first create refused before it started: nothing exists to repair.
+        head = "nothing was created; fix the cause and deploy again."
     lines = ["", f"**{r.stack_name}** {r.final_status or r.result.value}: {head}"]
     if r.failures:
         table = ["| resource | type | status | reason |", "|---|---|---|---|"]
