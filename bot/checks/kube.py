@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from packaging.version import Version
 
-from bot.checks.base import CheckContext, register
+from bot.checks.base import Check, CheckContext, Input
 from bot.checks.guard import parse_report, run_guard
 from bot.findings import Finding, Severity
 from bot.render.text import strip_controls
@@ -541,9 +541,9 @@ def schema_validator(find: Callable[[str], Tool | None]) -> SchemaValidator:
     return validate_in_process
 
 
-@register
-class KubeCheck:
+class KubeCheck(Check):
     id: ClassVar[str] = "kube"
+    inputs: ClassVar[frozenset[Input]] = frozenset({Input.RELEASES})
     description: ClassVar[str] = (
         "helm template per environment, Kubernetes schemas (strict) and guard/kubernetes rules"
     )
