@@ -418,4 +418,7 @@ def test_a_clean_review_names_the_checks_that_ran_and_those_skipped(
         in body
     )
     assert "**Checks run:**" in body and "**Skipped:**" in body
-    assert "- kube — no releases" in body
+    for line in ("- cfn-guard: 1 template against", "- cfn-lint: 1 template, 3 deployment files",
+                 "- cross-stack: 1 stack x 3 environments", "- load: 1 template",
+                 "- kube — no releases"):  # fmt: skip
+        assert line in body, body
