@@ -374,19 +374,22 @@ def test_cross_stack_rules_against_the_base(
 # --- docs/checks.md "## kube" ---------------------------------------------------
 
 
-def test_an_unavailable_chart_is_an_info_with_the_pull_command_and_a_skip(tmp_path: Path) -> None:
-    """docs/checks.md "## kube": `kube/chart-unavailable` (info) names the `helm pull`
-    command; the release is listed as skipped, never counted as passed."""
+def test_a_chart_that_cannot_be_pulled_is_an_error_and_never_a_pass(tmp_path: Path) -> None:
+    """docs/checks.md "## kube" and "### chart-pull-failed": an unreachable repository is
+    an error starting `release <name> was NOT checked`; the coverage lists the release
+    as not checked. README "### `infra-bot validate`": the sample's kube line and exit 1."""
     proc = bot_cli("validate", "--check", "kube", "--format", "json", env=offline(tmp_path))
+    assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
-    unavailable = [f for f in doc["findings"] if f["check_id"] == "kube/chart-unavailable"]
     releases = sorted(p.name for p in (ROOT / "helm-values").iterdir() if p.is_dir())
-    assert unavailable and all(f["severity"] == "info" for f in unavailable)
-    assert all("helm pull" in f["message"] for f in unavailable)
+    assert {f["check_id"] for f in doc["findings"]} == {"kube/chart-pull-failed"}
+    assert all(f["severity"] == "error" for f in doc["findings"])
+    named = sorted(f["message"].split()[1] for f in doc["findings"])
+    assert named == releases
+    assert all(" was NOT checked: " in f["message"] for f in doc["findings"])
     (kube,) = doc["coverage"]
     assert kube["status"] == "skipped"
     assert sorted(s["item"] for s in kube["skipped"]) == releases
-    assert proc.returncode == 0
 
 
 # --- README "## `/infra` commands": the review ------------------------------------
