@@ -18,7 +18,12 @@ import pytest
 
 from tests.conftest import ROOT, git_commit, write_tree
 from tests.fakegithub import FakeGitHub
-from tests.test_check_discovery import bot_cli, offline, served_github  # noqa: F401
+from tests.test_check_discovery import (  # noqa: F401
+    bot_cli,
+    closed_port_url,
+    offline,
+    served_github,
+)
 from tests.test_handle_events import BASE_TEMPLATE, make_workspace
 from tests.test_validate import GOOD_BUCKET
 
@@ -425,3 +430,29 @@ def test_a_clean_review_names_the_checks_that_ran_and_those_skipped(
                  "- cross-stack: 1 stack x 3 environments", "- load: 1 template",
                  "- kube — no releases"):  # fmt: skip
         assert line in body, body
+
+
+# --- README "### `infra-bot status`, `unlock`, `destroy`" ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["destroy", "prd"], "error: destroy is refused for PRD: delete its stacks by hand"),
+        (["destroy", "prd", "--confirm", "DELETE PRD"], "error: destroy is refused for PRD"),
+        (["destroy", "dev"], 'error: destroy needs --confirm "DELETE DEV" (typed exactly)'),
+        (["destroy", "dev", "--confirm", "delete dev"], 'needs --confirm "DELETE DEV"'),
+    ],
+)
+def test_destroy_refuses_prd_and_an_unconfirmed_run_before_touching_aws(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """README "### `infra-bot status`, `unlock`, `destroy`" and "## Security model":
+    `destroy` always refuses PRD, and needs `--confirm "DELETE ENV"` typed exactly. The
+    endpoint is a closed port: the refusal comes before any AWS call."""
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    proc = bot_cli(*args, "--endpoint-url", closed_port_url(), env=env)
+    assert proc.returncode == 2
+    assert message in " ".join(proc.stderr.split())
+    assert "Could not connect" not in proc.stderr
