@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from bot.cloud.adapter import CloudFormationApi, NoChangesError
+from bot.cloud.adapter import CloudError, CloudFormationApi, NoChangesError
 from bot.cloud.preview import (
     Outcome,
     StackPreview,
@@ -52,6 +52,19 @@ def deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]
 
 def plan_stack(
     cfn: CloudFormationApi, spec: StackSpec, clock: Clock, timeout: float = CHANGE_SET_TIMEOUT
+) -> StackPreview:
+    """The stack's preview; an AWS error (5xx, throttling, an unreadable answer, a refusal)
+    is its FAILED preview with the reason, so the other stacks are still planned."""
+    try:
+        return _plan_stack(cfn, spec, clock, timeout)
+    except CloudError as exc:
+        return StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED,
+                            change_set=spec.change_set_name,
+                            reason=f"{spec.stack_name}: {exc}")  # fmt: skip
+
+
+def _plan_stack(
+    cfn: CloudFormationApi, spec: StackSpec, clock: Clock, timeout: float
 ) -> StackPreview:
     stack = cfn.describe_stack(spec.stack_name)
     status = stack.get("StackStatus") if stack else None
