@@ -89,3 +89,56 @@ def test_bidi_controls_are_stripped_wherever_untrusted_text_is_cleaned() -> None
     for cleaned in (strip_controls(text), quote_untrusted(text), blockquote(text)):
         assert not set(cleaned) & set(BIDI)
     assert escape_md("a<b") == "a&lt;b"  # the other defusing is unchanged
+
+
+# --- (b) PR author: planting the bot's own tags -----------------------------------------
+
+TOPIC = 'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n'
+OLD_MAIN = "0123456789abcdef0123456789abcdef01234567"
+
+
+def repo_with_tags(root: Path, tags: dict[str, str]) -> Path:
+    (root / "environments" / "dev").mkdir(parents=True)
+    (root / "environments" / "dev.yaml").write_text((ROOT / "environments/dev.yaml").read_text())
+    (root / "stacks").mkdir()
+    (root / "stacks" / "topic.yaml").write_text(TOPIC)
+    lines = "".join(f"  {json.dumps(k)}: {json.dumps(v)}\n" for k, v in tags.items())
+    (root / "environments" / "dev" / "topic.yaml").write_text(
+        f"template-file-path: stacks/topic.yaml\ntags:\n  Project: platform\n{lines}"
+    )
+    return root
+
+
+@pytest.mark.parametrize("key", ["infra-bot:previous-commit", "infra-bot:commit",
+                                 "INFRA-BOT:previous-commit", "aws:cloudformation:x"])  # fmt: skip
+def test_a_deployment_file_cannot_set_the_bots_own_tags(tmp_path: Path, key: str) -> None:
+    """`infra-bot:previous-commit` is where `/infra rollback` returns to. A deployment
+    file setting it on a new stack would pick the rollback target (any commit, e.g. one
+    before a security fix); the bot's identity tags are the bot's alone."""
+    import subprocess
+    import sys
+
+    root = repo_with_tags(tmp_path / "ws", {key: OLD_MAIN})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "validate", "--root", str(root), "--format", "json"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert proc.returncode in (1, 2), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"tags {key} use a reserved prefix" in " ".join((proc.stdout + proc.stderr).split())
+
+
+def test_the_rollback_target_is_never_a_tag_the_deployment_file_wrote(tmp_path: Path) -> None:
+    """Even past validation (a repository the model cannot read), the change set's
+    tags carry the deployment file's tags but never a previous-commit it chose."""
+    from bot.cloud.planner import TAG_PREVIOUS, deploy_tags
+    from bot.cloud.spec import StackSpec
+
+    spec = StackSpec(
+        env="dev", stack="topic", stack_name="platform-dev-topic", template_path="stacks/topic.yaml",
+        body="{}", parameters=(), tags=((TAG_PREVIOUS, OLD_MAIN), ("Project", "platform")),
+        capabilities=(), commit="f" * 40, template_hash="0" * 64,
+    )  # fmt: skip
+    tags = deploy_tags(spec, None)
+    assert tags.get(TAG_PREVIOUS) != OLD_MAIN
+    assert tags["Project"] == "platform"
