@@ -142,3 +142,34 @@ def test_the_rollback_target_is_never_a_tag_the_deployment_file_wrote(tmp_path: 
     tags = deploy_tags(spec, None)
     assert tags.get(TAG_PREVIOUS) != OLD_MAIN
     assert tags["Project"] == "platform"
+
+
+# --- (b) PR author racing a trusted `/infra validate` -----------------------------------
+
+
+def test_a_push_during_a_comment_validate_never_gets_the_older_commits_verdict(
+    gh: FakeGitHub, tmp_path: Path
+) -> None:
+    """comment.yml checks out refs/pull/N/head, installs the bot, then asks GitHub for
+    the PR. A push in between (same files, new content) made the trusted status and
+    review land on the new head although only the old one was checked."""
+    from tests.moto_fixtures import make_platform_repo
+    from tests.security.test_trust import handle as trusted_handle
+    from tests.security.test_trust import pr_head
+    from tests.test_handle_cloud import adopt
+
+    base = tmp_path / "base"  # the trusted checkout (GITHUB_WORKSPACE)
+    make_platform_repo(base, ["kms"])
+    pr, ws = pr_head(gh, base, tmp_path, {"stacks/notes.yaml": TOPIC})
+    checked = pr["head"]["sha"]
+    # The author pushes again after the job's checkout: the same file, new content.
+    pushed = adopt(gh, "b" * 40)
+    pr["head"]["sha"] = pushed
+    event = gh.comment_event(gh.add_comment(pr["number"], "/infra validate", author="tom"))
+
+    trusted_handle(gh, tmp_path, "issue_comment", event, trusted=base, workspace=ws)
+
+    assert [s["state"] for s in gh.statuses.get(pushed, [])] == ["failure"]
+    assert checked not in gh.statuses
+    (review,) = gh.reviews_on(pr["number"])
+    assert f"the checkout is at `{checked[:12]}`" in " ".join(review["body"].split())
