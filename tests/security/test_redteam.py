@@ -173,3 +173,37 @@ def test_a_push_during_a_comment_validate_never_gets_the_older_commits_verdict(
     assert checked not in gh.statuses
     (review,) = gh.reviews_on(pr["number"])
     assert f"the checkout is at `{checked[:12]}`" in " ".join(review["body"].split())
+
+
+# --- (b) git tricks: attributes that rewrite what the bot reads from history ------------
+
+
+def test_an_older_commits_tree_is_the_committed_text_not_an_export_rewrite(
+    tmp_path: Path,
+) -> None:
+    """A rollback or a base comparison reads an older commit through `git archive`.
+    With `export-subst` in .gitattributes, `$Format:%an$` in a template became the
+    commit's author name (chosen by whoever committed, e.g. `0.0.0.0/0`) in what was
+    deployed, while the review, cfn-lint and cfn-guard saw the literal placeholder."""
+    import subprocess
+
+    from bot.repo.changes import checkout_at
+
+    root = tmp_path / "repo"
+    (root / "stacks").mkdir(parents=True)
+    template = TOPIC + "  Sg:\n    Type: AWS::EC2::SecurityGroupIngress\n" \
+        "    Properties:\n      CidrIp: $Format:%an$\n"  # fmt: skip
+    (root / "stacks" / "topic.yaml").write_text(template)
+    (root / ".gitattributes").write_text("stacks/* export-subst\n")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], check=True, text=True,
+                              capture_output=True).stdout.strip()  # fmt: skip
+
+    git("init", "-qb", "main")
+    git("add", "-A")
+    git("-c", "user.name=0.0.0.0/0", "-c", "user.email=a@example.com", "commit", "-qm", "x")
+
+    old = checkout_at(root, git("rev-parse", "HEAD"))
+
+    assert (old / "stacks" / "topic.yaml").read_text() == template
