@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 
 import typer
 
-from bot.cloud.session import Purpose
+from bot.cloud.purpose import Purpose
 from bot.commands.common import fail, repo_root
 
 if TYPE_CHECKING:
