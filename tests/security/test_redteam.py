@@ -207,3 +207,25 @@ def test_an_older_commits_tree_is_the_committed_text_not_an_export_rewrite(
     old = checkout_at(root, git("rev-parse", "HEAD"))
 
     assert (old / "stacks" / "topic.yaml").read_text() == template
+
+
+# --- (b) writer: `/infra apply` where no comment time binds it to a plan ---------------
+
+
+def test_apply_in_a_review_body_is_refused_without_touching_aws(gh: FakeGitHub,
+                                                                tmp_path: Path) -> None:  # fmt: skip
+    """A review body has no comment id, so nothing says which plan its author saw:
+    apply refuses before opening any environment."""
+    pr = gh.add_pull_request({"stacks/topic.yaml": TOPIC})
+    event = tmp_path / "review.json"
+    event.write_text(json.dumps(gh.review_event(pr["number"], "/infra apply dev")))
+    env = gh.environ("pull_request_review", str(event), GITHUB_WORKSPACE=str(ROOT),
+                     AWS_ACCESS_KEY_ID="AKIAFAKEFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY="x",
+                     AWS_ENDPOINT_URL="http://127.0.0.1:9")  # fmt: skip
+
+    outcome = run_handle(Settings.from_env(env), workspace=ROOT)
+
+    assert outcome.exit_code == 1
+    (reply,) = replies(gh, pr["number"])
+    assert "runs only from a pull request comment" in reply
+    assert not gh.deployments
