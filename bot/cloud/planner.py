@@ -42,7 +42,8 @@ def deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]
     The previous commit is what `rollback` returns to after a deploy that succeeded
     but turned out bad.
     """
-    tags = spec.all_tags()
+    # Only the bot says what a rollback returns to, never the deployment file.
+    tags = {k: v for k, v in spec.all_tags().items() if k != TAG_PREVIOUS}
     current = tags_of(stack)
     if stack is not None and current.get(TAG_COMMIT) and current[TAG_COMMIT] != spec.commit:
         tags[TAG_PREVIOUS] = current[TAG_COMMIT]

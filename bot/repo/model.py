@@ -38,6 +38,10 @@ CHART_VERSION = re.compile(r"v?[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
 M = TypeVar("M", bound=BaseModel)
 
 
+# Tag keys a deployment file may not set: the bot's own, and what AWS reserves.
+RESERVED_TAG_PREFIXES = ("infra-bot:", "aws:")
+
+
 class RepoError(ValueError):
     """The repository's own files are inconsistent (not a finding in a template)."""
 
@@ -121,6 +125,17 @@ class DeploymentFile(BaseModel):
         if problem:
             raise ValueError(f"template-file-path {problem}")
         return path
+
+    @field_validator("tags")
+    @classmethod
+    def _not_reserved(cls, tags: dict[str, str]) -> dict[str, str]:
+        # The bot's identity and rollback tags (infra-bot:commit, :previous-commit ...)
+        # are its own: a deployment file choosing them would choose the rollback target.
+        taken = sorted(k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIXES))
+        if taken:
+            raise ValueError(f"tags {', '.join(taken)} use a reserved prefix "
+                             f"({', '.join(RESERVED_TAG_PREFIXES)})")  # fmt: skip
+        return tags
 
 
 @dataclass(frozen=True)
