@@ -194,6 +194,9 @@ def test_pr_review_counts_baselined_findings_and_lists_configured_rules(
         "    justification: default SSE-S3 is enough here\n"
     )
     head = make(tmp_path, "head")
+    # Not a git checkout: the check that it is at the PR head (which the fake's
+    # commits are not) does not apply.
+    shutil.rmtree(head / ".git")
     template = head / "stacks" / "role.yaml"
     before = template.read_text()
     template.write_text(before + NEW_BUCKET)
