@@ -129,16 +129,45 @@ def missing_template(repo: Repository, deployment: Path) -> Finding | None:
     )  # fmt: skip
 
 
-def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
-    if workers <= 1 or len(jobs) < POOL_MIN_JOBS:
-        return [lint(job) for job in jobs]
-    # forkserver, not fork: the engine runs checks in threads, and forking a
-    # process with live threads can leave the child holding a dead lock.
+def _server() -> multiprocessing.context.ForkServerContext:
+    """The process the pool's workers fork from, with cfn-lint imported once for all.
+
+    forkserver, not fork: the engine runs checks in threads, and forking a
+    process with live threads can leave the child holding a dead lock. The
+    rules are loaded per worker (_init): they depend on the run's trusted
+    .cfnlintrc, which the server does not know.
+    """
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["cfnlint.runner", __name__])
+    return context
+
+
+def uses_pool(jobs: int, workers: int) -> bool:
+    return workers > 1 and jobs >= POOL_MIN_JOBS
+
+
+def warm_up() -> None:
+    """Start the fork server now, so cfn-lint imports while the caller reads templates."""
+    from multiprocessing import forkserver
+
+    _server()
+    forkserver.ensure_running()
+
+
+def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
+    if not uses_pool(len(jobs), workers):
+        return [lint(job) for job in jobs]
     # Every job of a run shares the trusted configuration: load it once per worker.
     warm = (jobs[0].config_file,)
+    context = _server()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=warm) as pool:
-        return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        # One template per task: lint times differ by 100x and do not follow size.
+        return list(pool.map(lint, jobs))
+
+
+def pool_size() -> int:
+    """cfn-lint is pure Python: at most one worker per core, and two are enough."""
+    return min(2, os.cpu_count() or 1)
 
 
 class CfnLintCheck(Check):
@@ -146,14 +175,20 @@ class CfnLintCheck(Check):
     description: ClassVar[str] = "cfn-lint on templates and deployment files"
     inputs: ClassVar[frozenset[Input]] = frozenset({Input.TEMPLATES, Input.DEPLOYMENT_FILES})
 
+    @classmethod
+    def prepare(cls, ctx: CheckContext) -> None:
+        """Start the pool's fork server: cfn-lint imports while the engine reads templates."""
+        jobs = len(ctx.targets.templates) + len(ctx.targets.deployment_files)
+        if uses_pool(jobs, pool_size()):
+            warm_up()
+
     def run(self, ctx: CheckContext) -> list[Finding]:
         repo = ctx.repo
         root = str(repo.root.resolve())
         config = str(repo.policy.cfnlint_config)
         plain = [Job(root, str(p), config_file=config) for p in _lintable(ctx)]
         with_params = deployment_jobs(repo, ctx.targets.deployment_files)
-        workers = min(2, os.cpu_count() or 1)
-        results = run_jobs(plain + with_params, workers)
+        results = run_jobs(plain + with_params, pool_size())
         findings = {f for batch in results[: len(plain)] for f in batch}
         seen = {(f.path, f.line, f.check_id) for f in findings}
         for batch in results[len(plain) :]:
