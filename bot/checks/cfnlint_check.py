@@ -61,22 +61,47 @@ def _finding(root: str, match: Any) -> Finding:
 
 # Per configuration file: (cfn-lint's config, its rules).
 _STATE: dict[str, tuple[Any, Any]] = {}
+# cfn-lint's rule objects depend only on where rules are loaded from (its
+# append_rules and custom_rules options); loading them (a few hundred modules,
+# their JSON schemas) is most of its start-up.
+_RULES: dict[tuple[tuple[str, ...], str], Any] = {}
+
+
+def _config(config_file: str) -> Any:
+    from cfnlint.config import ConfigMixIn
+
+    # Always an explicit file (a missing one reads as empty): never the
+    # .cfnlintrc of the working directory or of $HOME.
+    args = ["--config-file", config_file] if config_file else []
+    return ConfigMixIn(args, regions=["us-east-1"])
+
+
+def _rules(config: Any) -> Any:
+    """cfn-lint's rules for `config`, built as its Runner builds them, once per source."""
+    from cfnlint.runner import Runner
+
+    if config.registry_schemas or config.override_spec:
+        return Runner(config).rules  # patches cfn-lint's schemas too: never shared
+    key = (tuple(config.append_rules), str(config.custom_rules or ""))
+    if key not in _RULES:
+        _RULES[key] = Runner(config).rules
+    return _RULES[key]
+
+
+def load_default_rules() -> None:
+    """Load the rules an empty configuration uses (the fork server does, for every worker)."""
+    logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
+    _rules(_config(""))
 
 
 def _init(config_file: str = "") -> tuple[Any, Any]:
-    """Load cfn-lint's rules once per process and configuration file."""
-    from cfnlint.config import ConfigMixIn
-    from cfnlint.runner import Runner
-
+    """cfn-lint's configuration and rules, once per process and configuration file."""
     if config_file not in _STATE:
         # cfn-lint logs (rather than reports) nested templates it cannot open;
         # those are already matches, so the log lines would only be noise.
         logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
-        # Always an explicit file (a missing one reads as empty): never the
-        # .cfnlintrc of the working directory or of $HOME.
-        args = ["--config-file", config_file] if config_file else []
-        config = ConfigMixIn(args, regions=["us-east-1"])
-        _STATE[config_file] = (config, Runner(config).rules)
+        config = _config(config_file)
+        _STATE[config_file] = (config, _rules(config))
     return _STATE[config_file]
 
 
@@ -130,15 +155,15 @@ def missing_template(repo: Repository, deployment: Path) -> Finding | None:
 
 
 def _server() -> multiprocessing.context.ForkServerContext:
-    """The process the pool's workers fork from, with cfn-lint imported once for all.
+    """The process the pool's workers fork from, with cfn-lint's default rules loaded once.
 
     forkserver, not fork: the engine runs checks in threads, and forking a
-    process with live threads can leave the child holding a dead lock. The
-    rules are loaded per worker (_init): they depend on the run's trusted
-    .cfnlintrc, which the server does not know.
+    process with live threads can leave the child holding a dead lock. A worker
+    builds the run's configuration from its trusted .cfnlintrc (_init) and only
+    loads rules again if that file says to load them from elsewhere.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["cfnlint.runner", __name__])
+    context.set_forkserver_preload(["bot.lint_server"])
     return context
 
 
