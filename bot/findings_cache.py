@@ -103,7 +103,12 @@ def _everything(root: Path) -> Iterator[tuple[str, str]]:
 
 
 def _kube_inputs(ctx: CheckContext) -> dict[str, Any]:
-    charts = ctx.repo.policy.chart_cache(os.environ)
+    from bot.cloud.charts import ChartCacheError, chart_cache_dir
+
+    try:
+        charts = chart_cache_dir(ctx.repo.root, os.environ, Path.home())
+    except ChartCacheError as exc:
+        return {"chart_cache_refused": str(exc)}
     helm, kubeconform = ctx.tools.find("helm"), ctx.tools.find("kubeconform")
     return {
         "helm": helm.version if helm else None,
