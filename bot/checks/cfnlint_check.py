@@ -89,9 +89,13 @@ def _rules(config: Any) -> Any:
 
 
 def load_default_rules() -> None:
-    """Load the rules an empty configuration uses (the fork server does, for every worker)."""
+    """Load the rules an empty configuration uses (the fork server does, for every worker).
+
+    An empty file, not "": the server must not read a .cfnlintrc of its working
+    directory, which may patch cfn-lint's schemas for every worker.
+    """
     logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
-    _rules(_config(""))
+    _rules(_config(os.devnull))
 
 
 def _init(config_file: str = "") -> tuple[Any, Any]:
