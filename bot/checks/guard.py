@@ -114,12 +114,12 @@ def run_guard(binary: Path, rules: list[Path], data: list[Path], timeout: float 
 @register
 class GuardCheck:
     id: ClassVar[str] = "cfn-guard"
-    description: ClassVar[str] = "cfn-guard NIST 800-53 rules under guard/rules"
+    description: ClassVar[str] = "cfn-guard NIST 800-53 rules: the packaged pack and guard/rules"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
         # The trusted rules: a PR that deletes or loosens one is still checked with it.
-        rules_dir = ctx.repo.policy.guard_rules_dir
-        rules = sorted(rules_dir.glob("*.guard")) if rules_dir.is_dir() else []
+        # The packaged pack with the repository's own guard/rules over it.
+        rules = ctx.repo.policy.guard_rule_files()
         # Templates that failed to decode are reported by the load check; guard
         # would only abort on them and hide the findings for the others.
         data = [p for p in ctx.targets.templates if ctx.repo.template(p).body is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -29,6 +30,18 @@ from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
 TAG_PREVIOUS = "infra-bot:previous-commit"
 CHANGE_SET_TIMEOUT = 600.0
 _SETTLED = {"CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE", "DELETE_FAILED"}
+
+
+def _say(line: str) -> None:
+    print(f"infra-bot: {line}", file=sys.stderr, flush=True)
+
+
+def _change_set_state(desc: dict[str, Any] | None) -> str:
+    """What a change set that has not settled is doing, for the waiting message. Pure."""
+    if desc is None:
+        return "not found"
+    reason = f": {desc['StatusReason']}" if desc.get("StatusReason") else ""
+    return f"{desc.get('Status')}, execution {desc.get('ExecutionStatus')}{reason}"
 
 
 def _is_settled(desc: dict[str, Any] | None) -> bool:
@@ -74,6 +87,8 @@ def plan_stack(
             clock,
             timeout,
             f"change set {spec.change_set_name} of {spec.stack_name}",
+            say=_say,
+            state=_change_set_state,
         )
     except WaitTimeoutError as exc:
         return replace(planned, reason=str(exc))
