@@ -9,6 +9,7 @@ their tags, parameters and capabilities. Runs until Ctrl-C.
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 
@@ -30,6 +31,15 @@ def exports(endpoint: str, region: str) -> dict[str, str]:
     }
 
 
+def _check_free(port: int) -> None:
+    """moto binds in its own thread, where a taken port would only be a traceback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+
+
 def local_aws(
     port: int = typer.Option(5000, "--port", min=0, max=65535, help="0: any free port."),
     region: str = typer.Option("us-east-1", help="The region to print."),
@@ -44,11 +54,10 @@ def local_aws(
     stop = threading.Event()
     with quiet_moto():
         patch_change_sets()
+        if port:
+            _check_free(port)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        try:
-            server.start()
-        except OSError as exc:
-            raise fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+        server.start()
         host, bound = server.get_host_and_port()
         endpoint = f"http://{host}:{bound}"
         lines = [f"# infra-bot local-aws: moto on {endpoint} (Ctrl-C stops it)"]
