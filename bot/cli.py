@@ -53,6 +53,13 @@ _register_all()
 
 
 def main() -> None:
+    import os
+
+    from bot.redact import Redactor, activate, install_excepthook, secret_values
+
+    # Before any command: what reaches stdout, files or logs is masked (bot.redact).
+    activate(Redactor.of(secret_values(os.environ)))
+    install_excepthook()
     app()
 
 

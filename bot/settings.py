@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from bot.redact import secret_values
+
 # An event file is a few KB; a comment can add 64 KB of body. Reading more than
 # this means someone fed us something that is not a webhook payload.
 MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -53,6 +55,8 @@ class Settings(BaseModel):
     app_id: str | None = None
     app_private_key: SecretStr | None = Field(default=None, repr=False)
     app_installation_id: int | None = None
+    # Values of secret-named variables (bot.redact): masked in everything the bot writes.
+    secret_values: frozenset[str] = Field(default=frozenset(), repr=False, exclude=True)
 
     @property
     def uses_app(self) -> bool:
@@ -86,6 +90,7 @@ class Settings(BaseModel):
             write_pause=_number(env, "INFRA_BOT_WRITE_PAUSE", 1.0),
             retry_backoff=_number(env, "INFRA_BOT_RETRY_BACKOFF", 1.0),
             **_app(env),
+            secret_values=secret_values(env),
         )
 
     @property

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.subproc import tool_env
+
 
 class ToolMissingError(RuntimeError):
     def __init__(self, name: str, detail: str = "") -> None:
@@ -120,8 +122,9 @@ def default_cache_dir() -> Path:
 def _run_version(path: Path, args: tuple[str, ...]) -> str | None:
     try:
         proc = subprocess.run(
-            [str(path), *args], capture_output=True, text=True, timeout=30, check=False
-        )
+            [str(path), *args], capture_output=True, text=True, timeout=30, check=False,
+            env=tool_env(),
+        )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -150,7 +153,9 @@ def pip_download(wheel: WheelSource) -> bytes:
             "--only-binary", ":all:", "--disable-pip-version-check",
             "-d", tmp, f"{wheel.package}=={wheel.version}",
         ]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, env=tool_env(prefixes=("PIP_",))
+        )
         files = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or len(files) != 1:
             detail = proc.stderr.strip().splitlines()[-1:] or ["no wheel downloaded"]

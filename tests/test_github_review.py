@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.checks.base import Count, Coverage, Status
 from bot.findings import Finding, Severity
 from bot.github.api import ChangedFile
 from bot.github.review import MAX_INLINE, diff_lines, plan_review, post_review
@@ -109,14 +110,18 @@ def test_outdated_review_is_edited_and_clean_commit_retires_it(gh):
     post_review(api, pr["number"], head_sha=pr["head"]["sha"], valid_at=T0,
                 findings=[f("stacks/a.yaml", 4)], files=files)  # fmt: skip
     new = gh.push_to_pull_request(pr["number"], {"stacks/a.yaml": "a\nb\nc\n"})
+    linted = [Coverage("cfn-lint", Status.RAN, (Count("templates", 1),))]
     outcome = post_review(api, pr["number"], head_sha=new, valid_at=T0 + timedelta(1),
-                          findings=[], files=api.pull_request_files(pr["number"]))  # fmt: skip
+                          findings=[], files=api.pull_request_files(pr["number"]),
+                          coverage=linted)  # fmt: skip
     assert outcome.posted and outcome.reason == "no findings"
     old, clean = gh.reviews_on(pr["number"])
     assert parse_marker(old["body"]).kind == "review-outdated"  # type: ignore[union-attr]
     assert "fixed by a later commit" in old["body"]
-    assert "found nothing on this commit" in clean["body"] and clean["commit_id"] == new
+    assert "cfn-lint found nothing on this commit" in clean["body"] and clean["commit_id"] == new
+    assert "cfn-lint: 1 template" in clean["body"]
     # The same clean commit again: nothing new.
     again = post_review(api, pr["number"], head_sha=new, valid_at=T0 + timedelta(1),
-                        findings=[], files=api.pull_request_files(pr["number"]))  # fmt: skip
+                        findings=[], files=api.pull_request_files(pr["number"]),
+                        coverage=linted)  # fmt: skip
     assert not again.posted and len(gh.reviews_on(pr["number"])) == 2

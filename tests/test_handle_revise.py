@@ -35,6 +35,7 @@ def gh(bedrock: fb.FakeBedrock) -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_user("alice", permission="write")
         fake.add_user("rita", permission="read")
+        fake.add_user("bob", permission="write")  # a reviewer: heard in revisions
         # The settings on the default branch point the bot at the fake Bedrock.
         fake.commit_files({".github/infra-bot.yml": f"llm:\n  endpoint_url: {bedrock.url}\n"})
         yield fake

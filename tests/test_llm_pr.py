@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.checks.base import Count, Coverage, Status
 from bot.cli import app
 from bot.findings import Finding, Severity
 from bot.github.commands import CommandRequest
@@ -35,6 +36,7 @@ def proposal(**kw: object) -> Proposal:
         changes=(FileChange("stacks/a.yaml", None, "x: 1\n", "because #3 | <i>"),),
         findings=(), rejected=(), warnings=(), rounds=1, usage=Usage(2000, 500, 1),
         model_id="anthropic.claude-3-5-haiku-20241022-v1:0", prompt_tokens=1900,
+        coverage=(Coverage("cfn-lint", Status.RAN, (Count("templates", 1),)),),
     )  # fmt: skip
     base.update(kw)
     return Proposal(**base)  # type: ignore[arg-type]
@@ -46,7 +48,8 @@ def test_body_quotes_and_defuses_everything_the_user_and_model_wrote() -> None:
     assert "> add a &lt;b&gt;bucket&lt;/b&gt; @\u200balice #\u200b12" in body
     assert "@\u200bbob look" in body
     assert "| `stacks/a.yaml` (new) | because #\u200b3 \\| &lt;i&gt; |" in body
-    assert ":white_check_mark:" in body and "increases by $1.20" in body
+    assert ":white_check_mark: cfn-lint found nothing" in body and "increases by $1.20" in body
+    assert "- cfn-lint: 1 template" in body
     assert "2,000 input + 500 output tokens, $0.0036." in body
     assert body.rstrip().endswith("Closes #12")
     assert pr_title(proposal()) == "infra-bot: Add <script> bucket"

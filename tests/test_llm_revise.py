@@ -57,6 +57,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[fb.FakeBedrock]:
 def test_follow_up_revises_the_branch_in_place(fake: fb.FakeBedrock, tmp_path: Path) -> None:
     platform = fb.mini_platform(tmp_path / "repo")
     with FakeGitHub() as gh:
+        gh.add_user("bob", permission="write")  # only writers' comments reach the model
         api = gh.client()
         issue = gh.add_issue()
         opened = generate_pull_request(

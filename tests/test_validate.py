@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from bot.checks.base import REGISTRY, CheckContext
+from bot.checks.base import Check, CheckContext
+from bot.checks.discovery import registry
 from bot.checks.engine import all_targets, run_checks
 from bot.cli import app
 from bot.findings import Severity
@@ -163,28 +164,30 @@ def test_bad_template_is_one_clear_finding_and_others_still_run(
     assert code == 1
 
 
-def test_crashing_check_becomes_a_finding_and_others_run(
-    repo_with: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    class Boom:
+def test_crashing_check_becomes_a_finding_and_others_run(repo_with: Callable[..., Path]) -> None:
+    class Boom(Check):
         id = "boom"
         description = "always fails"
 
         def run(self, ctx: CheckContext) -> list:  # type: ignore[type-arg]
             raise RuntimeError("kaput")
 
-    monkeypatch.setitem(REGISTRY, "boom", Boom)
+    checks = {**registry(), "boom": Boom}
     root = repo_with(
         {
             "stacks/q.yaml": "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {Nope: 1}\n"
         }
     )
     repo = Repository(root)
-    report = run_checks(repo, all_targets(repo, ()), Toolchain(), only=["boom", "cfn-lint"])
+    report = run_checks(
+        repo, all_targets(repo, ()), Toolchain(), only=["boom", "cfn-lint"], checks=checks
+    )
     ids = {f.check_id for f in report.findings}
     assert "boom/crashed" in ids and "cfn-lint/E3002" in ids
     crashed = next(f for f in report.findings if f.check_id == "boom/crashed")
     assert "kaput" in crashed.message and crashed.severity is Severity.ERROR
+    status = {c.check: c.status.value for c in report.coverage}
+    assert status == {"boom": "crashed", "cfn-lint": "ran"}
 
 
 def test_missing_tool_names_the_install_command(
@@ -272,8 +275,10 @@ def test_text_output_and_fail_on(repo_with: Callable[..., Path], tools: Toolchai
 
 
 @pytest.mark.parametrize(
-    "args", [["--fail-on", "fatal"], ["--env", "nowhere"], ["--format", "xml"]]
-)
+    "args",
+    [["--fail-on", "fatal"], ["--env", "nowhere"], ["--format", "xml"], ["--check", "nosuch"],
+     ["stacks/nope.yaml"]],
+)  # fmt: skip
 def test_usage_errors_exit_2(repo_with: Callable[..., Path], args: list[str]) -> None:
     code, _ = validate(repo_with({"stacks/logs.yaml": GOOD_BUCKET}), *args)
     assert code == 2

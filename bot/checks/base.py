@@ -1,15 +1,27 @@
-"""The check interface, the context every check receives, and the registry."""
+"""The check interface, the context every check receives, and what a run covered.
+
+A check is a subclass of `Check` in any module of the bot.checks package;
+bot.checks.discovery finds it there. Nothing registers itself on import.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar
 
 from bot.findings import Finding
 from bot.repo.model import Release, Repository
 from bot.toolchain import Toolchain
+
+# A check that leaves one of its items out (a chart it cannot find, say) says so
+# in a finding whose message starts with "skipped:" or says "not checked", and
+# whose `resource` names the item; coverage counts those items as skipped, not
+# checked. Such a finding without a `resource` means the check left out everything.
+NOT_CHECKED = re.compile(r"^skipped:|\bnot checked\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,10 @@ class Targets:
     deployment_files: tuple[Path, ...] = ()
     releases: tuple[Release, ...] = ()
     environments: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.templates or self.deployment_files or self.releases)
 
 
 @dataclass
@@ -33,18 +49,114 @@ class CheckContext:
     changed_paths: frozenset[str] = field(default_factory=frozenset)
 
 
-class Check(Protocol):
+class Input(StrEnum):
+    """The kinds of target a check reads; the plural is how coverage counts them."""
+
+    TEMPLATES = "templates"
+    DEPLOYMENT_FILES = "deployment files"
+    RELEASES = "releases"
+
+
+class Status(StrEnum):
+    RAN = "ran"
+    SKIPPED = "skipped"  # nothing of what the check reads was there, or no policy
+    CRASHED = "crashed"  # the check raised; its `<id>/crashed` finding says why
+
+
+@dataclass(frozen=True)
+class Count:
+    noun: str  # plural: "templates", "rules", "environments"
+    n: int
+
+    def __str__(self) -> str:
+        noun = self.noun if self.n != 1 else self.noun.removesuffix("s")
+        return f"{self.n} {noun}"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """One item a check that ran did not check, and the finding that says why."""
+
+    item: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What one check looked at in one run: the data behind every "passed"."""
+
+    check: str
+    status: Status
+    counts: tuple[Count, ...] = ()
+    reason: str = ""  # why it was SKIPPED or CRASHED
+    skipped: tuple[Skip, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status.value,
+            "counts": {c.noun: c.n for c in self.counts},
+            "reason": self.reason,
+            "skipped": [{"item": s.item, "reason": s.reason} for s in self.skipped],
+        }
+
+
+def not_checked(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if NOT_CHECKED.search(f.message)]
+
+
+def skipped_by(findings: list[Finding]) -> tuple[Skip, ...]:
+    """The items the check's own findings say it left out."""
+    skips = {Skip(f.resource, f.check_id) for f in not_checked(findings) if f.resource}
+    return tuple(sorted(skips, key=lambda s: (s.reason, s.item)))
+
+
+class Check(ABC):
+    """One validator. Subclasses set the metadata; the engine calls `run` once."""
+
     id: ClassVar[str]
     description: ClassVar[str]
+    inputs: ClassVar[frozenset[Input]] = frozenset({Input.TEMPLATES})
 
+    @abstractmethod
     def run(self, ctx: CheckContext) -> list[Finding]: ...
 
+    def coverage(self, ctx: CheckContext, findings: list[Finding]) -> Coverage:
+        """By default: how many of each input the run was given, minus those it skipped."""
+        counts = [Count(kind.value, n) for kind, n in self._given(ctx) if n]
+        if not counts:
+            wanted = " or ".join(sorted(kind.value for kind in self.inputs))
+            return Coverage(self.id, Status.SKIPPED, reason=f"no {wanted}")
+        whole = [f for f in not_checked(findings) if not f.resource]
+        if whole:
+            return Coverage(
+                self.id, Status.SKIPPED, tuple(counts), f"not checked, see {whole[0].check_id}"
+            )
+        skips = skipped_by(findings)
+        if self.inputs == {Input.RELEASES}:
+            return self._per_environment(ctx, counts, skips)
+        return Coverage(self.id, Status.RAN, tuple(counts), skipped=skips)
 
-CheckFactory = Callable[[], Check]
-REGISTRY: dict[str, CheckFactory] = {}
+    def _per_environment(
+        self, ctx: CheckContext, counts: list[Count], skips: tuple[Skip, ...]
+    ) -> Coverage:
+        """Releases are rendered once per environment: count both, and say when none was."""
+        envs = _environments(ctx)
+        if not envs:
+            return Coverage(self.id, Status.SKIPPED, tuple(counts), "no environments")
+        counts = [*counts, Count("environments", len(envs))]
+        if {s.item for s in skips} >= {r.name for r in ctx.targets.releases}:
+            return Coverage(self.id, Status.SKIPPED, tuple(counts), "every release skipped", skips)
+        return Coverage(self.id, Status.RAN, tuple(counts), skipped=skips)
+
+    def _given(self, ctx: CheckContext) -> list[tuple[Input, int]]:
+        sizes = {
+            Input.TEMPLATES: len(ctx.targets.templates),
+            Input.DEPLOYMENT_FILES: len(ctx.targets.deployment_files),
+            Input.RELEASES: len(ctx.targets.releases),
+        }
+        return [(kind, sizes[kind]) for kind in Input if kind in self.inputs]
 
 
-def register(cls: type[Check]) -> type[Check]:
-    """Class decorator: the check becomes available under its `id`."""
-    REGISTRY[cls.id] = cls
-    return cls
+def _environments(ctx: CheckContext) -> tuple[str, ...]:
+    return ctx.targets.environments or tuple(ctx.repo.environments)

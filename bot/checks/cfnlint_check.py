@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bot.checks.base import CheckContext, register
+from bot.checks.base import Check, CheckContext, Count, Coverage, Input, Skip, Status
 from bot.findings import Finding, Severity
 from bot.repo.model import DeploymentFile, RepoError, Repository, parse_model
 
@@ -100,13 +100,33 @@ def deployment_jobs(repo: Repository, files: tuple[Path, ...]) -> list[Job]:
     root = repo.root.resolve()
     config = str(repo.policy.cfnlint_config)
     for f in files:
-        spec = parse_model(DeploymentFile, f)
-        template = (repo.root / spec.template_file_path).resolve()
-        if root not in template.parents:
-            raise RepoError(f"{repo.rel(f)}: template-file-path leaves the repository")
+        template = deployment_template(repo, f)
         if template.is_file() and not repo.template(template).refused:
-            jobs.append(Job(str(root), str(template), dict(spec.parameters), repo.rel(f), config))
+            parameters = dict(parse_model(DeploymentFile, f).parameters)
+            jobs.append(Job(str(root), str(template), parameters, repo.rel(f), config))
     return jobs
+
+
+def deployment_template(repo: Repository, deployment: Path) -> Path:
+    spec = parse_model(DeploymentFile, deployment)
+    template = (repo.root / spec.template_file_path).resolve()
+    if repo.root.resolve() not in template.parents:
+        raise RepoError(f"{repo.rel(deployment)}: template-file-path leaves the repository")
+    return template
+
+
+def missing_template(repo: Repository, deployment: Path) -> Finding | None:
+    """A deployment file whose template is not there cannot deploy: say so, never skip it."""
+    template = deployment_template(repo, deployment)
+    if template.is_file():
+        return None
+    spec = parse_model(DeploymentFile, deployment)
+    return Finding(
+        repo.rel(deployment), 1, 1, "cfn-lint/template-missing", Severity.ERROR,
+        f"template-file-path {spec.template_file_path!r} does not exist; this deployment "
+        "file was not linted and Git sync cannot deploy it",
+        tool="cfn-lint",
+    )  # fmt: skip
 
 
 def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
@@ -121,20 +141,16 @@ def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
         return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
 
 
-@register
-class CfnLintCheck:
+class CfnLintCheck(Check):
     id: ClassVar[str] = "cfn-lint"
     description: ClassVar[str] = "cfn-lint on templates and deployment files"
+    inputs: ClassVar[frozenset[Input]] = frozenset({Input.TEMPLATES, Input.DEPLOYMENT_FILES})
 
     def run(self, ctx: CheckContext) -> list[Finding]:
         repo = ctx.repo
         root = str(repo.root.resolve())
         config = str(repo.policy.cfnlint_config)
-        plain = [
-            Job(root, str(p), config_file=config)
-            for p in ctx.targets.templates
-            if not repo.template(p).refused or repo.template(p).lint_reports_refusal
-        ]
+        plain = [Job(root, str(p), config_file=config) for p in _lintable(ctx)]
         with_params = deployment_jobs(repo, ctx.targets.deployment_files)
         workers = min(2, os.cpu_count() or 1)
         results = run_jobs(plain + with_params, workers)
@@ -143,4 +159,30 @@ class CfnLintCheck:
         for batch in results[len(plain) :]:
             # Only what the parameters change is news; the rest was reported above.
             findings.update(f for f in batch if (f.path, f.line, f.check_id) not in seen)
+        findings.update(
+            f for d in ctx.targets.deployment_files if (f := missing_template(repo, d)) is not None
+        )
         return sorted(findings)
+
+    def coverage(self, ctx: CheckContext, findings: list[Finding]) -> Coverage:
+        repo, deployments = ctx.repo, ctx.targets.deployment_files
+        linted = {repo.rel(p) for p in _lintable(ctx)}
+        skips = [Skip(repo.rel(p), "load/refused") for p in ctx.targets.templates
+                 if repo.rel(p) not in linted]  # fmt: skip
+        skips += [Skip(f.path, f.check_id) for f in findings if f.check_id.endswith("-missing")]
+        counts = (Count("templates", len(ctx.targets.templates)),
+                  Count("deployment files", len(deployments)))  # fmt: skip
+        if not ctx.targets.templates and not deployments:
+            return Coverage(self.id, Status.SKIPPED, reason="no templates or deployment files")
+        skips.sort(key=lambda s: (s.reason, s.item))
+        return Coverage(self.id, Status.RAN, counts, skipped=tuple(skips))
+
+
+def _lintable(ctx: CheckContext) -> list[Path]:
+    """Templates cfn-lint reads; the rest were refused before parsing (the load check)."""
+    repo = ctx.repo
+    return [
+        p
+        for p in ctx.targets.templates
+        if not repo.template(p).refused or repo.template(p).lint_reports_refusal
+    ]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from bot.checks.base import CheckContext, register
+from bot.checks.base import Check, CheckContext, Count, Coverage, Status
 from bot.findings import Finding, Severity
 from bot.repo.graph import StackGraph, build_graph
 from bot.repo.intrinsics import line_of, walk
@@ -50,10 +50,19 @@ def _targeted(ctx: CheckContext) -> set[str]:
     return {s for s, p in ctx.repo.stack_paths.items() if p.resolve() in wanted}
 
 
-@register
-class CrossStackCheck:
+class CrossStackCheck(Check):
     id: ClassVar[str] = "cross-stack"
     description: ClassVar[str] = "exports, imports, SSM references, tags, EKS upgrades"
+
+    def coverage(self, ctx: CheckContext, findings: list[Finding]) -> Coverage:
+        stacks = _targeted(ctx)
+        if not stacks:
+            return Coverage(self.id, Status.SKIPPED, reason="no stacks under stacks/")
+        envs = [*ctx.targets.environments] or [*ctx.repo.environments]
+        counts = [Count("stacks", len(stacks))]
+        if envs:
+            counts.append(Count("environments", len(envs)))
+        return Coverage(self.id, Status.RAN, tuple(counts))
 
     def run(self, ctx: CheckContext) -> list[Finding]:
         repo, found = ctx.repo, set[Finding]()
@@ -247,27 +256,3 @@ def _eks_upgrade(repo: Repository, template: Template, before: Template) -> Iter
                 f"{major}.{minor} must go through {major}.{old[logical_id][1] + 1} first",
                 resource=logical_id,
             )  # fmt: skip
-
-
-@register
-class RefusedFileCheck:
-    id: ClassVar[str] = "load"
-    description: ClassVar[str] = "files refused before parsing (size, binary, alias bombs)"
-
-    def run(self, ctx: CheckContext) -> list[Finding]:
-        out = []
-        for path in ctx.targets.templates:
-            template = ctx.repo.template(path)
-            if template.refused and not template.lint_reports_refusal:
-                for err in template.errors:
-                    out.append(
-                        Finding(
-                            ctx.repo.rel(path),
-                            err.line,
-                            err.column,
-                            "load/refused",
-                            Severity.ERROR,
-                            err.message,
-                        )
-                    )
-        return out

@@ -1,19 +1,15 @@
-"""The one engine: choose targets, run every registered check, collect findings."""
+"""The one engine: choose targets, run every discovered check, collect findings
+and what each check covered."""
 
 from __future__ import annotations
 
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-# Importing the modules registers their checks.
-from bot.checks import (  # noqa: F401
-    cfnlint_check,
-    crossstack,
-    guard,
-)
-from bot.checks.base import REGISTRY, CheckContext, Targets
+from bot.checks.base import Check, CheckContext, Coverage, Status, Targets
+from bot.checks.discovery import Registry, registry, select
 from bot.findings import Finding, Severity
 from bot.repo.changes import changed_files, checkout_at, touched
 from bot.repo.graph import build_graph
@@ -32,6 +28,7 @@ class Report:
     findings: list[Finding]
     targets: Targets
     checks: list[str]
+    coverage: list[Coverage] = field(default_factory=list)
 
     def failed(self, fail_on: Severity) -> bool:
         return any(f.severity >= fail_on for f in self.findings)
@@ -100,35 +97,73 @@ def run_checks(
     *,
     only: list[str] | None = None,
     base_ref: str | None = None,
+    checks: Registry | None = None,
 ) -> Report:
+    """Run the chosen checks (default: every check in bot.checks) over `targets`.
+
+    Raises UnknownCheckError if `only` names something that is not a check.
+    """
+    checks = registry() if checks is None else checks
+    ids = select(checks, only)
     base_repo = repo.sibling(checkout_at(repo.root, base_ref)) if base_ref else None
     ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
     # Touch every template once up front, so the threads below share a warm cache.
     for path in targets.templates:
         repo.template(path)
-    ids = [i for i in REGISTRY if only is None or i in only]
     # cfn-lint is pure Python and holds the GIL; guard and helm are subprocesses,
     # so running checks in threads lets those use the second core meanwhile.
     with ThreadPoolExecutor(max_workers=max(1, len(ids))) as pool:
-        futures = {i: pool.submit(_run_one, i, ctx) for i in ids}
-        findings = [f for i in ids for f in futures[i].result()]
-    return Report(sorted(set(findings)), targets, ids)
+        futures = {i: pool.submit(_run_one, checks[i], ctx) for i in ids}
+        results = [futures[i].result() for i in ids]
+    findings = [f for found, _ in results for f in found]
+    return Report(sorted(set(findings)), targets, ids, [cov for _, cov in results])
 
 
-def _run_one(check_id: str, ctx: CheckContext) -> list[Finding]:
+def _run_one(check: type[Check], ctx: CheckContext) -> tuple[list[Finding], Coverage]:
     """A crashing or misconfigured check becomes a finding; the others still run."""
     try:
-        return REGISTRY[check_id]().run(ctx)
+        instance = check()
+        found = instance.run(ctx)
     except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return [
-            Finding(
-                "",
-                0,
-                0,
-                f"{check_id}/crashed",
-                Severity.ERROR,
-                f"the {check_id} check could not run: {type(exc).__name__}: {exc} "
-                f"(at {Path(where.filename).name}:{where.lineno})",
-            )
-        ]
+        return _crashed(check.id, exc, [])
+    try:
+        return found, instance.coverage(ctx, found)
+    except Exception as exc:
+        # The findings stand; only the record of what was covered is lost, and says so.
+        return _crashed(check.id, exc, found)
+
+
+def _crashed(check_id: str, exc: Exception, found: list[Finding]) -> tuple[list[Finding], Coverage]:
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    crashed = Finding(
+        "",
+        0,
+        0,
+        f"{check_id}/crashed",
+        Severity.ERROR,
+        f"the {check_id} check could not run: {type(exc).__name__}: {exc} "
+        f"(at {Path(where.filename).name}:{where.lineno})",
+    )
+    reason = f"{type(exc).__name__}: {exc}"
+    return [*found, crashed], Coverage(check_id, Status.CRASHED, reason=reason)
+
+
+def skipped_report(reason: str, checks: Registry | None = None) -> Report:
+    """The report of a run that had nothing to look at: every check skipped, with why."""
+    ids = list(registry() if checks is None else checks)
+    return Report([], Targets(), ids, [Coverage(i, Status.SKIPPED, reason=reason) for i in ids])
+
+
+def nothing_to_check(targets: Targets, what: str, *, expected: bool) -> Finding | None:
+    """A run with no targets says so: an error when the user asked for files
+    (or the whole repository) and found none, a note when a diff touched none."""
+    if not targets.empty:
+        return None
+    return Finding(
+        "",
+        0,
+        0,
+        "validate/nothing-to-check",
+        Severity.ERROR if expected else Severity.INFO,
+        f"nothing to validate: {what} holds no templates, deployment files or Helm releases",
+    )

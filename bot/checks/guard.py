@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bot.checks.base import CheckContext, register
+from bot.checks.base import Check, CheckContext, Count, Coverage, Status
 from bot.findings import Finding, Severity, nist_control_from
+from bot.subproc import tool_env
 
 RULES_DIR = Path("guard") / "rules"
 HELP_URL = "https://docs.aws.amazon.com/cfn-guard/latest/ug/what-is-guard.html"
 _POS = re.compile(r"\[L:(\d+),C:(\d+)\]")
 _RESOURCE = re.compile(r"^/Resources/([^/\[]+)")
+_RULE = re.compile(r"^\s*rule\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 
 
 def _clauses(node: Any, rule: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -104,28 +106,65 @@ def run_guard(binary: Path, rules: list[Path], data: list[Path], timeout: float 
         cmd += ["--rules", str(r)]
     for d in data:
         cmd += ["--data", str(d)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, check=False, env=tool_env()
+    )
     # Exit 19 means "some rule failed", which is the normal case for findings.
     if proc.returncode not in (0, 19):
         raise RuntimeError(f"cfn-guard exited {proc.returncode}: {proc.stderr.strip()[:500]}")
     return json.loads(proc.stdout or "[]")
 
 
-@register
-class GuardCheck:
+def rule_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.guard")) if folder.is_dir() else []
+
+
+def rule_names(files: list[Path]) -> set[str]:
+    """The named rules the files declare: what "checked against N rules" counts."""
+    texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    return {m.group(1) for text in texts for m in _RULE.finditer(text)}
+
+
+def no_rules_finding() -> Finding:
+    # The user asked for a policy check; an empty policy must not read as a pass.
+    return Finding(
+        RULES_DIR.as_posix(), 0, 0, "cfn-guard/no-rules", Severity.ERROR,
+        f"no *.guard rule files under {RULES_DIR.as_posix()}/: the templates were not "
+        "checked against any policy", tool="cfn-guard", help_url=HELP_URL,
+    )  # fmt: skip
+
+
+class GuardCheck(Check):
     id: ClassVar[str] = "cfn-guard"
     description: ClassVar[str] = "cfn-guard NIST 800-53 rules: the packaged pack and guard/rules"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
-        # The trusted rules: a PR that deletes or loosens one is still checked with it.
-        # The packaged pack with the repository's own guard/rules over it.
+        # The trusted rules (the packaged pack with the trusted guard/rules over it): a
+        # PR that deletes or loosens one is still checked with it.
         rules = ctx.repo.policy.guard_rule_files()
-        # Templates that failed to decode are reported by the load check; guard
-        # would only abort on them and hide the findings for the others.
-        data = [p for p in ctx.targets.templates if ctx.repo.template(p).body is not None]
-        if not rules or not data:
+        data = _guardable(ctx)
+        if not data:
             return []
+        if not rules:
+            return [no_rules_finding()]
         binary = ctx.tools.require("cfn-guard").path
         report = run_guard(binary, rules, data)
         rel = {str(p): ctx.repo.rel(p) for p in data}
         return parse_report(report, rel)
+
+    def coverage(self, ctx: CheckContext, findings: list[Finding]) -> Coverage:
+        data = _guardable(ctx)
+        if not data:
+            return Coverage(self.id, Status.SKIPPED, reason="no templates")
+        files = ctx.repo.policy.guard_rule_files()
+        if not files:
+            reason = f"no rules under {RULES_DIR.as_posix()}"
+            return Coverage(self.id, Status.SKIPPED, reason=reason)
+        counts = (Count("templates", len(data)), Count("rules", len(rule_names(files))))
+        return Coverage(self.id, Status.RAN, counts)
+
+
+def _guardable(ctx: CheckContext) -> list[Path]:
+    # Templates that failed to decode are reported by the load check; guard
+    # would only abort on them and hide the findings for the others.
+    return [p for p in ctx.targets.templates if ctx.repo.template(p).body is not None]

@@ -27,12 +27,13 @@ from typing import Any, ClassVar
 
 from packaging.version import Version
 
-from bot.checks.base import CheckContext, register
+from bot.checks.base import Check, CheckContext, Input
 from bot.checks.guard import parse_report, run_guard
 from bot.findings import Finding, Severity
 from bot.render.text import strip_controls
 from bot.repo.model import Release, Repository
 from bot.repo.safeyaml import UnsafeYamlError, load_all_data, load_data
+from bot.subproc import tool_env
 from bot.toolchain import Tool
 
 CHART_DIR_ENV = "INFRA_BOT_CHART_DIR"
@@ -262,7 +263,7 @@ def render(helm: Path, job: RenderJob) -> Rendered | Finding:
     cmd = helm_template_command(helm, release, job.chart, env, job.kube_version)
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False
+            cmd, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False, env=tool_env()
         )
     except subprocess.TimeoutExpired:
         return _render_error(
@@ -434,8 +435,9 @@ def validate_with_kubeconform(binary: Path, refs: list[DocRef]) -> list[Finding]
     for (schema, note), group in groups.items():
         cmd = kubeconform_command(binary, schema, [r.file for r in group])
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=KUBECONFORM_TIMEOUT, check=False
-        )
+            cmd, capture_output=True, text=True, timeout=KUBECONFORM_TIMEOUT, check=False,
+            env=tool_env(),
+        )  # fmt: skip
         # Exit 1 means "some resource is invalid", the normal case for findings.
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"kubeconform exited {proc.returncode}: {proc.stderr[:500]}")
@@ -539,9 +541,9 @@ def schema_validator(find: Callable[[str], Tool | None]) -> SchemaValidator:
     return validate_in_process
 
 
-@register
-class KubeCheck:
+class KubeCheck(Check):
     id: ClassVar[str] = "kube"
+    inputs: ClassVar[frozenset[Input]] = frozenset({Input.RELEASES})
     description: ClassVar[str] = (
         "helm template per environment, Kubernetes schemas (strict) and guard/kubernetes rules"
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.repo.model import Release
+from bot.subproc import tool_env
 
 HELM_TIMEOUT = "10m"
 PROCESS_TIMEOUT = 1800  # seconds: above --timeout, for a helm that hangs before it applies
@@ -44,7 +45,7 @@ class SubprocessHelm:
         try:
             proc = subprocess.run(
                 [str(self.binary), *args], capture_output=True, text=True, check=False,
-                timeout=PROCESS_TIMEOUT,
+                timeout=PROCESS_TIMEOUT, env=tool_env(cluster=True),
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             return HelmRun(124, "", f"helm {args[0]} did not finish in {PROCESS_TIMEOUT} s")

@@ -20,5 +20,7 @@ def repo_root(start: Path | None = None) -> Path:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    from bot.redact import active
+
+    err_console.print(f"[bold red]error:[/] {active().text(message)}")
     return typer.Exit(code)

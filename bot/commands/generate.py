@@ -84,6 +84,7 @@ def generate_command(
     from bot.llm.loop import generate
     from bot.llm.pr import branch_name
     from bot.llm.render import pr_title, usage_line
+    from bot.render.findings import coverage_summary
     from bot.repo.changes import GitError
 
     base = (root or repo_root()).resolve()
@@ -116,6 +117,7 @@ def generate_command(
         except GitError as exc:
             raise fail(f"could not write branch {name}: {exc}") from None
     typer.echo(usage_line(proposal), err=True)
+    typer.echo(coverage_summary(proposal.coverage), err=True)
     for f in proposal.findings:
         typer.echo(f"{f.path}:{f.line}: {f.severity.label} {f.check_id} {f.message}", err=True)
     if proposal.findings:

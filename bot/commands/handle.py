@@ -95,6 +95,7 @@ def run_handle(
         app_installation_auth,
         make_retry,
     )
+    from bot.github.redacting import activate_for, redacting
     from bot.github.router import route
     from bot.settings import SettingsError
 
@@ -129,7 +130,7 @@ def run_handle(
             bot_login=bot_login,
         )
     ctx = Context(
-        api=api,
+        api=redacting(api, activate_for(settings)),
         settings=settings,
         workspace=(workspace or settings.workspace or Path.cwd()).resolve(),
         sarif_path=sarif,

@@ -6,10 +6,16 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.commands.common import fail, repo_root
+from bot.redact import active
+
+if TYPE_CHECKING:
+    from bot.checks.engine import Report
+    from bot.repo.model import Repository
 
 
 class Format(StrEnum):
@@ -30,7 +36,7 @@ def validate(
     env: list[str] = typer.Option([], "--env", help="Environment(s) to check; default all."),
     fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
     fail_on: str = typer.Option("error", help="Lowest severity that fails: error|warning|info."),
-    check: list[str] = typer.Option([], "--check", help="Run only these checks."),
+    check: list[str] = typer.Option([], "--check", help="Run only these checks (ids)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file."),
     root: Path | None = typer.Option(None, "--root", help="Repository root."),
     policy_root: Path | None = typer.Option(
@@ -40,79 +46,119 @@ def validate(
         "(default: --root). The PR workflow passes the base commit's.",
     ),
 ) -> None:
-    """Run cfn-lint, cfn-guard, the Kubernetes schema check and cross-stack checks."""
-    from bot.checks.engine import all_targets, changed_targets, run_checks, targets_for_paths
+    """Run every check in bot.checks: cfn-lint, cfn-guard, the Kubernetes check, cross-stack."""
+    from bot.checks.discovery import UnknownCheckError, registry, select
     from bot.findings import Severity
     from bot.repo.changes import GitError
     from bot.repo.model import RepoError, Repository
-    from bot.toolchain import Toolchain
 
     try:
         threshold = Severity.parse(fail_on)
-    except ValueError as exc:
+        select(registry(), list(check) or None)
+    except (ValueError, UnknownCheckError) as exc:
         raise fail(str(exc)) from None
     from bot.repo.policy import Policy
 
     trusted = Policy(policy_root.resolve()) if policy_root else None
     repo = Repository(root.resolve() if root else repo_root(), trusted=trusted)
-    envs = tuple(env)
     try:
-        for name in envs:
-            repo.environment(name)
-        if paths:
-            targets = targets_for_paths(repo, list(paths), envs)
-        elif changed_since:
-            targets = changed_targets(repo, changed_since, envs)
-        else:
-            targets = all_targets(repo, envs)
-        report = run_checks(
-            repo, targets, Toolchain(), only=list(check) or None, base_ref=changed_since
-        )
+        report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = _render(report.findings, fmt, report.checks)
+    text = active().text(_render(report, fmt))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:
-        _print_table(report.findings, len(targets.templates), len(targets.releases))
+        _print_table(report)
     else:
         sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     if report.failed(threshold):
         raise typer.Exit(1)
 
 
-def _render(findings: list, fmt: Format, checks: list[str]) -> str:  # type: ignore[type-arg]
+def _run(
+    repo: Repository,
+    paths: list[Path],
+    changed_since: str | None,
+    envs: tuple[str, ...],
+    only: list[str] | None,
+) -> Report:
+    from bot.checks.engine import (
+        all_targets,
+        changed_targets,
+        nothing_to_check,
+        run_checks,
+        targets_for_paths,
+    )
+    from bot.repo.model import RepoError
+    from bot.toolchain import Toolchain
+
+    for name in envs:
+        repo.environment(name)
+    missing = [str(p) for p in paths if not (p if p.is_absolute() else repo.root / p).exists()]
+    if missing:
+        raise RepoError(f"no such file or folder: {', '.join(missing)}")
+    if paths:
+        targets = targets_for_paths(repo, paths, envs)
+        what = ", ".join(str(p) for p in paths)
+    elif changed_since:
+        targets = changed_targets(repo, changed_since, envs)
+        what = f"the diff since {changed_since}"
+    else:
+        targets = all_targets(repo, envs)
+        what = "the repository"
+    report = run_checks(repo, targets, Toolchain(), only=only, base_ref=changed_since)
+    # Asked for files (or the whole repository) and found none: that must fail,
+    # not read as "0 errors". A diff that touches nothing checkable is just a note.
+    empty = nothing_to_check(targets, what, expected=not changed_since or bool(paths))
+    if empty is not None:
+        report.findings = sorted([*report.findings, empty])
+    return report
+
+
+def _render(report: Report, fmt: Format) -> str:
     from bot.render import findings as render
 
+    findings, coverage = report.findings, report.coverage
     if fmt is Format.json:
-        return render.to_json(findings)
+        return render.to_json(findings, coverage)
     if fmt is Format.sarif:
-        tools = {"cfn-lint": "cfn-lint", "cfn-guard": "cfn-guard"}
-        return json.dumps(render.to_sarif(findings, [tools.get(c, "infra-bot") for c in checks]),
-                          indent=2)  # fmt: skip
+        tools = [render.SARIF_TOOL.get(c, "infra-bot") for c in report.checks]
+        return json.dumps(render.to_sarif(findings, tools, coverage), indent=2)
     if fmt is Format.markdown:
-        return render.to_markdown(findings)
+        return render.to_markdown(findings, coverage=coverage)
     if fmt is Format.github:
-        return render.to_github(findings)
-    return "\n".join(
+        return render.to_github(findings, coverage)
+    lines = [
         f"{f.path}:{f.line}:{f.column}: {f.severity.label} {f.check_id} {f.message}"
         for f in findings
-    )
+    ]
+    return "\n".join([*lines, *(f"# {render.coverage_line(c)}" for c in coverage)])
 
 
-def _print_table(findings: list, n_templates: int, n_releases: int) -> None:  # type: ignore[type-arg]
+def _print_table(report: Report) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from bot.render.findings import by_file, summary_counts
+    from bot.render.findings import by_file, coverage_line, not_run, ran, summary_counts
 
     console = Console()
-    for path, items in by_file(findings).items():
-        table = Table(title=path, title_justify="left", show_edge=False)
+    for path, items in by_file(report.findings).items():
+        table = Table(title=escape(path), title_justify="left", show_edge=False)
         for col in ("line", "severity", "check", "NIST", "message"):
             table.add_column(col, overflow="fold")
         for f in items:
             table.add_row(str(f.line or ""), f.severity.label, f.check_id,
-                          f.nist_control or "", f.message)  # fmt: skip
+                          f.nist_control or "", escape(f.message))  # fmt: skip
         console.print(table)
-    console.print(f"{n_templates} templates, {n_releases} releases: {summary_counts(findings)}")
+    for c in ran(report.coverage):
+        console.print(f"checked {escape(coverage_line(c))}", highlight=False)
+    for c in not_run(report.coverage):
+        console.print(f"skipped {escape(coverage_line(c))}", highlight=False)
+    targets = report.targets
+    console.print(
+        f"{len(targets.templates)} templates, {len(targets.releases)} releases: "
+        f"{summary_counts(report.findings)}",
+        highlight=False,
+    )

@@ -8,11 +8,12 @@ write-tree, commit-tree), so nothing is checked out while building them.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from datetime import datetime
 from pathlib import Path
+
+from bot.subproc import tool_env
 
 AUTHOR = {
     "GIT_AUTHOR_NAME": "infra-bot demo",
@@ -30,7 +31,7 @@ class LocalGit:
         proc = subprocess.run(
             ["git", "-C", str(self.root), *args],
             input=stdin, capture_output=True, text=True, check=False,
-            env={**os.environ, **AUTHOR, **(env or {})},
+            env=tool_env(extra={**AUTHOR, **(env or {})}),
         )  # fmt: skip
         if proc.returncode != 0:
             raise RuntimeError(f"git {' '.join(args[:3])}: {proc.stderr.strip()}")

@@ -1,6 +1,7 @@
 """The GitHub Actions side channels: job summary, SARIF file, log lines.
 
-Paths come from `Settings`; nothing here reads the environment.
+Paths come from `Settings`; nothing here reads the environment. Everything
+written passes the run's redactor (bot.redact) first.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.redact import active
 from bot.render.text import strip_controls
 
 # GitHub refuses a job summary over 1 MiB per step.
@@ -20,7 +22,7 @@ def append_summary(path: Path | None, markdown: str) -> None:
     """Add to $GITHUB_STEP_SUMMARY (a no-op outside Actions)."""
     if path is None or not markdown:
         return
-    data = markdown.encode("utf-8")
+    data = active().text(markdown).encode("utf-8")
     existing = path.stat().st_size if path.exists() else 0
     room = MAX_SUMMARY_BYTES - existing
     if room <= 0:
@@ -45,12 +47,12 @@ def write_sarif(path: Path | None, sarif: dict[str, Any]) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(sarif, indent=2), encoding="utf-8")
+    path.write_text(json.dumps(active().data(sarif), indent=2), encoding="utf-8")
 
 
 def log(message: str) -> None:
     """One line to the job log; user text in it cannot start a workflow command."""
-    clean = strip_controls(message).replace("\r", " ").replace("\n", " ")
+    clean = strip_controls(active().text(message)).replace("\r", " ").replace("\n", " ")
     if clean.startswith("::"):
         clean = " " + clean
     sys.stderr.write(f"infra-bot: {clean}\n")

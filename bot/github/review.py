@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.checks.base import Coverage
 from bot.findings import Finding
 from bot.github.api import ChangedFile, GitHubAPI, GitHubError, InlineComment, Review
 from bot.render.comments import GITHUB_LIMIT, marker, parse_marker, split_body
-from bot.render.findings import by_file, finding_line_md, summary_counts
+from bot.render.findings import by_file, clean_md, coverage_md, finding_line_md, summary_counts
 from bot.render.text import escape_md
 
 KIND = "review"
@@ -72,10 +74,6 @@ def plan_review(findings: list[Finding], files: list[ChangedFile]) -> ReviewPlan
 
 
 CHECKED_DIRS = ("stacks/", "environments/", "helm-values/", "guard/")
-CLEAN = (
-    "cfn-lint, the cfn-guard NIST 800-53 rules, the Kubernetes schema check (releases "
-    "whose chart is available) and the cross-stack checks found nothing on this commit."
-)
 
 
 def review_body(
@@ -85,8 +83,10 @@ def review_body(
     valid_at: datetime,
     *,
     inline_posted: bool = True,
+    coverage: Sequence[Coverage] = (),
     preface: str = "",
 ) -> str:
+    """`coverage` is what the checks looked at: the body claims nothing beyond it."""
     rest = list(plan.rest) if inline_posted else list(findings)
     lines = [
         marker(KIND, valid_at),
@@ -103,8 +103,7 @@ def review_body(
             else ""
         ),
     ]
-    if not findings:
-        lines += ["", CLEAN]
+    lines += ["", clean_md(coverage, "this commit") if not findings else coverage_md(coverage)]
     if rest:
         lines += ["", "Findings outside the changed lines:" if inline_posted else "Findings:", ""]
         for path, items in by_file(rest).items():
@@ -159,13 +158,14 @@ def post_review(
     valid_at: datetime,
     findings: list[Finding],
     files: list[ChangedFile],
+    coverage: Sequence[Coverage] = (),
     preface: str = "",
 ) -> ReviewOutcome:
     previous = _ours(api.list_reviews(number))
     if any(at > valid_at for _, at in previous):
         return ReviewOutcome(False, 0, reason="a newer commit was already reviewed")
     plan = plan_review(findings, files)
-    body = review_body(plan, findings, head_sha, valid_at, preface=preface)
+    body = review_body(plan, findings, head_sha, valid_at, coverage=coverage, preface=preface)
     same = [r for r, _ in previous if r.commit_sha == head_sha and r.body == body]
     if same:
         return ReviewOutcome(False, 0, reason="the same review is already posted")
@@ -188,7 +188,7 @@ def post_review(
             raise
         fallback = True
         body = review_body(plan, findings, head_sha, valid_at, inline_posted=False,
-                           preface=preface)  # fmt: skip
+                           coverage=coverage, preface=preface)  # fmt: skip
         api.create_review(number, head_sha, body, [])
     for old in older:
         api.edit_review(number, old.id, outdated_body(old, head_sha, valid_at))

@@ -13,9 +13,11 @@ files), the head commit's time, the bot's previous reviews, the new review
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.checks.base import Coverage
 from bot.findings import Finding, Severity
 from bot.github.actions import append_summary, log, write_sarif
 from bot.github.api import ChangedFile, GitHubAPI, PullRequestInfo, StatusState
@@ -31,6 +33,7 @@ class ValidateOutcome:
     findings: tuple[Finding, ...]
     review: ReviewOutcome
     state: StatusState
+    coverage: tuple[Coverage, ...] = ()
 
 
 def changed_paths(files: list[ChangedFile]) -> list[str]:
@@ -44,6 +47,7 @@ class EngineRun:
     findings: list[Finding]
     templates: tuple[Path, ...] = ()  # what the guard rules ran on
     rel: dict[str, str] = field(default_factory=dict)  # template path -> repo-relative
+    coverage: tuple[Coverage, ...] = ()  # what each check looked at
 
 
 def run_engine(
@@ -51,7 +55,7 @@ def run_engine(
 ) -> EngineRun:
     """The checks over what the changed paths touch (plus dependent stacks), with the
     rules of `policy` (default: the workspace's own)."""
-    from bot.checks.engine import all_targets, run_checks, targets_for_paths
+    from bot.checks.engine import all_targets, run_checks, skipped_report, targets_for_paths
     from bot.repo.changes import touched
     from bot.repo.graph import build_graph
     from bot.repo.model import Repository
@@ -75,11 +79,14 @@ def run_engine(
             chosen += [d.path for s, d in repo.deployments(env).items() if s in stacks]
         chosen += [repo.releases[r].folder for r in sorted(diff.releases) if r in repo.releases]
         if not chosen:
-            return EngineRun([])
+            reason = "no stack, deployment file or release changed"
+            return EngineRun([], coverage=tuple(skipped_report(reason).coverage))
         targets = targets_for_paths(repo, chosen, ())
-    findings = run_checks(repo, targets, Toolchain(), base_ref=base_ref).findings
+    report = run_checks(repo, targets, Toolchain(), base_ref=base_ref)
     data = tuple(p for p in targets.templates if repo.template(p).body is not None)
-    return EngineRun(findings, data, {str(p): repo.rel(p) for p in data})
+    return EngineRun(
+        report.findings, data, {str(p): repo.rel(p) for p in data}, tuple(report.coverage)
+    )
 
 
 def rules_preface(workspace: Path, changed: list[RulesFile], run: EngineRun) -> str:
@@ -104,12 +111,16 @@ def rules_preface(workspace: Path, changed: list[RulesFile], run: EngineRun) -> 
     return rules_section(changed, comparison)
 
 
-def status_for(findings: list[Finding]) -> tuple[StatusState, str]:
-    from bot.render.findings import summary_counts
+def status_for(
+    findings: list[Finding], coverage: Sequence[Coverage] = ()
+) -> tuple[StatusState, str]:
+    from bot.render.findings import checks_named, summary_counts
 
     failed = any(f.severity >= Severity.ERROR for f in findings)
     state = StatusState.FAILURE if failed else StatusState.SUCCESS
-    return state, summary_counts(findings) if findings else "no findings"
+    counts = summary_counts(findings) if findings else "no findings"
+    # GitHub cuts a status description at 140 characters.
+    return state, f"{counts}; {checks_named(coverage)}"[:140]
 
 
 def validate_pull_request(
@@ -122,8 +133,9 @@ def validate_pull_request(
     base_ref: str | None = None,
     policy: Policy | None = None,
 ) -> ValidateOutcome:
-    from bot.render.findings import to_markdown, to_sarif
-    from bot.repo.changes import GitError
+    from bot.checks.engine import skipped_report
+    from bot.render.findings import coverage_summary, to_markdown, to_sarif
+    from bot.repo.changes import GitError, reviewed_paths
     from bot.repo.model import RepoError
 
     files = api.pull_request_files(pr.number)
@@ -133,22 +145,26 @@ def validate_pull_request(
     changed = rules_files(paths, statuses)
     run = EngineRun([])
     try:
-        run = run_engine(workspace, paths, base_ref, policy)
-        findings = run.findings
+        reviewed = reviewed_paths(workspace, base_ref, paths)
+        run = run_engine(workspace, reviewed, base_ref, policy)
+        findings, coverage = run.findings, run.coverage
     except (RepoError, GitError) as exc:
         # The repository's own files are inconsistent: that is the finding.
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
+        reason = "the repository's files are inconsistent (repo/invalid)"
+        coverage = tuple(skipped_report(reason).coverage)
     preface = rules_preface(workspace, changed, run)
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
         api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,
-        preface=preface,
+        coverage=coverage, preface=preface,
     )  # fmt: skip
-    state, description = status_for(findings)
+    state, description = status_for(findings, coverage)
     api.set_commit_status(pr.head_sha, state, STATUS_CONTEXT, description, settings.run_url)
-    title, _, report = to_markdown(findings, f"infra-bot validate #{pr.number}").partition("\n")
+    markdown = to_markdown(findings, f"infra-bot validate #{pr.number}", coverage)
+    title, _, report = markdown.partition("\n")
     append_summary(settings.step_summary, f"{title}\n\n{preface}{report}")
-    write_sarif(sarif_path, to_sarif(findings, ["cfn-lint", "cfn-guard"]))
-    log(f"validate #{pr.number} {pr.head_sha[:7]}: {description}; review: "
-        f"{'posted' if review.posted else review.reason}")  # fmt: skip
-    return ValidateOutcome(tuple(findings), review, state)
+    write_sarif(sarif_path, to_sarif(findings, ["cfn-lint", "cfn-guard"], coverage))
+    log(f"validate #{pr.number} {pr.head_sha[:7]}: {description}; {coverage_summary(coverage)}; "
+        f"review: {'posted' if review.posted else review.reason}")  # fmt: skip
+    return ValidateOutcome(tuple(findings), review, state, coverage)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.findings import Finding, Severity
+from bot.llm.loop import Checked
 from bot.repo.model import ENVIRONMENTS_DIR, HELM_DIR, STACKS_DIR, Repository
 from bot.repo.policy import Policy
 
@@ -39,8 +40,8 @@ def _key(f: Finding) -> tuple[str, str, str]:
 
 def engine_checker(
     origin: Path, policy: Policy | None = None
-) -> Callable[[Path, list[str]], list[Finding]]:
-    """Run every registered check; drop findings the same paths had in `origin`. The
+) -> Callable[[Path, list[str]], Checked]:
+    """Run every check; drop findings the same paths had in `origin`. The
     rules (environments, guard rules, .cfnlintrc) are `policy`'s: when revising a PR,
     the trusted checkout's, not the PR's (default: each tree's own)."""
     from bot.checks.engine import run_checks, targets_for_paths
@@ -49,21 +50,22 @@ def engine_checker(
     tools = Toolchain()
     baselines: dict[tuple[str, ...], set[tuple[str, str, str]]] = {}
 
-    def run(root: Path, paths: list[str]) -> list[Finding]:
+    def run(root: Path, paths: list[str]) -> Checked:
         repo = Repository(root, trusted=policy)
-        return run_checks(
-            repo, targets_for_paths(repo, [root / p for p in paths], ()), tools
-        ).findings
+        report = run_checks(repo, targets_for_paths(repo, [root / p for p in paths], ()), tools)
+        return Checked(report.findings, tuple(report.coverage))
 
-    def check(root: Path, changed: list[str]) -> list[Finding]:
+    def check(root: Path, changed: list[str]) -> Checked:
         paths = related_paths(root, changed)
+        now = run(root, paths)
         # INFO findings are notes (e.g. a chart not cached locally), not the model's to fix.
-        found = [f for f in run(root, paths) if f.severity >= Severity.WARNING]
+        found = [f for f in now.findings if f.severity >= Severity.WARNING]
         if not found:
-            return []  # clean: no need to know what was there before
+            return Checked([], now.coverage)  # clean: no need to know what was there before
         before = tuple(p for p in paths if (origin / p).exists())
         if before not in baselines:
-            baselines[before] = {_key(f) for f in run(origin, list(before))} if before else set()
-        return [f for f in found if _key(f) not in baselines[before]]
+            old = run(origin, list(before)).findings if before else []
+            baselines[before] = {_key(f) for f in old}
+        return Checked([f for f in found if _key(f) not in baselines[before]], now.coverage)
 
     return check

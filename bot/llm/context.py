@@ -290,7 +290,9 @@ def build_context(repo: Repository, request: str, budget_tokens: int) -> Context
     files: list[tuple[str, str]] = []
     omitted: list[str] = []
     for path in select_files(repo, request):
-        text = path.read_text(encoding="utf-8")
+        text = _readable(repo, path)
+        if text is None:
+            continue
         cost = estimate_tokens(text)
         if used + cost > budget_tokens:
             omitted.append(repo.rel(path))
@@ -310,3 +312,17 @@ def whole_repository_tokens(root: Path) -> int:
                 if path.is_file() and not path.is_symlink():
                     total += estimate_tokens(path.read_text(encoding="utf-8", errors="replace"))
     return total
+
+
+def _readable(repo: Repository, path: Path) -> str | None:
+    """The file's text for the prompt; None for a symlink or a file that leads out of
+    the checkout, or one too large or not text (the prompt is sent to Bedrock)."""
+    from bot.repo.safeyaml import UnsafeYamlError, read_bounded
+
+    try:
+        if path.is_symlink():
+            return None
+        repo.inside(path, repo.rel(path))
+        return read_bounded(path)
+    except (RepoError, UnsafeYamlError, OSError):
+        return None

@@ -7,12 +7,12 @@ tree and a commit through a temporary index, and points a new branch at it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 from bot.repo.changes import GitError
+from bot.subproc import tool_env
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "infra-bot",
@@ -31,7 +31,7 @@ def _git(
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, **(env or {})},
+        env=tool_env(extra=env),
     )
     if proc.returncode != 0:
         raise GitError(f"git {args[0]}: {proc.stderr.strip()}")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.checks.base import Coverage
 from bot.findings import Finding
 from bot.llm import guardrails
 from bot.llm.bedrock import Answer, Proposer
@@ -26,8 +27,18 @@ from bot.repo.model import RepoError, Repository
 MAX_ROUNDS = 3
 BUDGET_TOKENS = 24000
 
-# (workspace root, repository-relative paths that changed) -> findings
-Checker = Callable[[Path, list[str]], list[Finding]]
+
+@dataclass(frozen=True)
+class Checked:
+    """A checker's answer: the findings, and what the checks covered to find them."""
+
+    findings: list[Finding]
+    coverage: tuple[Coverage, ...]
+
+
+# (workspace root, repository-relative paths that changed) -> findings; a checker
+# that returns bare findings reports no coverage, and the PR body says so.
+Checker = Callable[[Path, list[str]], "list[Finding] | Checked"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class Proposal:
     model_id: str
     prompt_tokens: int
     error: str | None = None
+    coverage: tuple[Coverage, ...] = ()  # of the last check round; () if none ran
 
     @property
     def files(self) -> dict[str, str | None]:
@@ -113,15 +125,6 @@ def request_prompt(context: Context, request: str, reviewer_comments: Iterable[s
     )
 
 
-def weakened_warnings(changes: Iterable[FileChange]) -> list[str]:
-    out: list[str] = []
-    for change in changes:
-        old = guardrails.load_for_signals(change.old)
-        new = guardrails.load_for_signals(change.new)
-        out += [s.describe(change.path) for s in guardrails.weakened(old, new)]
-    return out
-
-
 def generate(
     request: str,
     repo_root: Path,
@@ -143,7 +146,7 @@ def generate(
     first = request_prompt(context, request, reviewer_comments)
     prompt_tokens = estimate_tokens(system) + estimate_tokens(first)
     try:
-        rounds, findings = _rounds(proposer, checker, ws, state, system, first, max_rounds)
+        rounds, last = _rounds(proposer, checker, ws, state, system, first, max_rounds)
     except BaseException:
         if workspace is None:
             ws.remove()  # a Bedrock error must not leave scratch copies behind
@@ -156,13 +159,13 @@ def generate(
         f"the model proposed an edit that was refused: `{r.path}`: {r.reason}"
         for r in state.rejected
     ]
-    warnings += weakened_warnings(changes)
+    warnings += guardrails.change_warnings(changes, ws.root)
     proposal = Proposal(
         request=request,
         title=state.title or "infra-bot change",
         summary=state.summary,
         changes=changes,
-        findings=tuple(findings),
+        findings=tuple(last.findings),
         rejected=tuple(state.rejected),
         warnings=tuple(dict.fromkeys(warnings)),
         rounds=rounds,
@@ -170,6 +173,7 @@ def generate(
         model_id=proposer.model_id,
         prompt_tokens=prompt_tokens,
         error=state.error if not changes else None,
+        coverage=last.coverage,
     )
     return proposal, ws
 
@@ -182,16 +186,17 @@ def _rounds(
     system: str,
     first: str,
     max_rounds: int,
-) -> tuple[int, list[Finding]]:
+) -> tuple[int, Checked]:
     """Ask, apply, check, until clean, out of rounds, or the proposer has nothing more."""
     answer: Answer | None = proposer.first(system, first)
-    findings: list[Finding] = []
+    last = Checked([], ())
     rounds = 0
     while answer is not None:
         rounds += 1
         rejected = _apply(ws, answer, state)
         changed = sorted(ws.changes())
-        findings = checker(ws.root, changed) if changed else []
+        last = _checked(checker(ws.root, changed)) if changed else Checked([], ())
+        findings = last.findings
         if (not findings and not rejected and state.error is None and changed) or (
             rounds >= max_rounds
         ):
@@ -207,4 +212,8 @@ def _rounds(
             files=[(p, ws.read(p) or "") for p in changed],
         )
         answer = proposer.follow_up(feedback)
-    return rounds, findings
+    return rounds, last
+
+
+def _checked(result: list[Finding] | Checked) -> Checked:
+    return result if isinstance(result, Checked) else Checked(list(result), ())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.llm.loop import Proposal
-from bot.render.findings import finding_line_md, summary_counts
+from bot.render.findings import clean_md, coverage_md, finding_line_md, summary_counts
 from bot.render.text import blockquote, escape_md, quote_untrusted, strip_controls
 
 MARKER = "<!-- infra-bot:generate -->"
@@ -50,14 +50,12 @@ def usage_line(proposal: Proposal) -> str:
 
 def checks_section(proposal: Proposal) -> str:
     if not proposal.findings:
-        return (
-            "### Checks\n\n:white_check_mark: cfn-lint, cfn-guard, the Kubernetes schema "
-            "check and the cross-stack check pass on the changed files.\n"
-        )
+        return f"### Checks\n\n{clean_md(proposal.coverage, 'the changed files')}\n"
     lines = [
         "### Checks\n",
         f":warning: **{summary_counts(list(proposal.findings))} remain after "
         f"{proposal.rounds} round(s)**; this PR is a draft until they are fixed.\n",
+        coverage_md(proposal.coverage) + "\n",
     ]
     lines += [f"- `{escape_md(f.path)}` {finding_line_md(f)}" for f in proposal.findings[:50]]
     if len(proposal.findings) > 50:

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.github.api import GitHubAPI, PullRequestInfo
+from bot.github.api import GitHubAPI, Permission, PullRequestInfo
 from bot.llm.bedrock import Proposer
 from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.pr import BRANCH_PREFIX
 from bot.llm.render import changes_section, checks_section, refusal, usage_line, warning_block
 from bot.llm.workspace import Workspace
+from bot.repo.changes import ChangeListError
 
 MAX_COMMENTS = 20
 MAX_COMMENT_CHARS = 2000
@@ -43,18 +44,39 @@ def refusal_reason(pr: PullRequestInfo) -> str | None:
 
 
 def reviewer_comments(github: GitHubAPI, number: int) -> list[str]:
-    """What people (not bots) said on the PR, newest last, bounded."""
-    texts = [f"{c.author} on {c.path}:{c.line or ''}: {c.body}"
-             for c in github.list_review_comments(number)]  # fmt: skip
-    texts += [f"{c.author}: {c.body}" for c in github.list_issue_comments(number)
+    """What people with write permission (not bots) said on the PR, newest last, bounded.
+
+    Anyone can comment on a public repository's PR; what goes into the prompt is
+    an instruction to the model, so only those who could push the change
+    themselves are heard. Permission is asked once per author.
+    """
+    texts: list[tuple[str, str]] = [
+        (c.author, f"{c.author} on {c.path}:{c.line or ''}: {c.body}")
+        for c in github.list_review_comments(number)
+    ]
+    texts += [(c.author, f"{c.author}: {c.body}") for c in github.list_issue_comments(number)
               if not c.author_is_bot and not c.body.lstrip().startswith("/infra")]  # fmt: skip
-    texts += [f"{r.author} (review): {r.body}" for r in github.list_reviews(number) if r.body]
-    return [t[:MAX_COMMENT_CHARS] for t in texts[-MAX_COMMENTS:]]
+    texts += [(r.author, f"{r.author} (review): {r.body}")
+              for r in github.list_reviews(number) if r.body]  # fmt: skip
+    writers: dict[str, bool] = {}
+    kept = []
+    for author, text in texts:
+        if author not in writers:
+            writers[author] = github.permission(author) >= Permission.WRITE
+        if writers[author]:
+            kept.append(text[:MAX_COMMENT_CHARS])
+    return kept[-MAX_COMMENTS:]
 
 
 def _overlay(ws: Workspace, github: GitHubAPI, pr: PullRequestInfo) -> list[str]:
+    from bot.repo.changes import API_FILE_CAP
+
     paths = []
-    for changed in github.pull_request_files(pr.number):
+    listed = github.pull_request_files(pr.number)
+    if len(listed) >= API_FILE_CAP:
+        # GitHub stops listing here: the model would revise a change it cannot see whole.
+        raise ChangeListError(f"the pull request has {API_FILE_CAP:,} or more changed files")
+    for changed in listed:
         text = github.read_file(changed.path, pr.head_sha)
         target = ws.root / changed.path
         if text is None or changed.path.split("/")[0] not in ("stacks", "environments",
@@ -83,7 +105,10 @@ def revise_pull_request(
         return Revision(None, None, f"Sorry, I can't revise this pull request: {reason}. {ASK}")
     ws = Workspace.copy_of(repo_root)
     try:
-        _overlay(ws, github, pr)
+        try:
+            _overlay(ws, github, pr)
+        except ChangeListError as exc:
+            return Revision(None, None, f"Sorry, I can't revise this pull request: {exc}. {ASK}")
         # The workspace (main + the PR's files) is what the model sees and edits.
         base = Workspace(origin=repo_root, root=ws.root)
         comments = [*reviewer_comments(github, pr.number), *extra_comments]

@@ -93,6 +93,8 @@ class Workspace:
         secrets = guardrails.secrets_added(old, new)
         if secrets:
             problem = f"the new text contains what looks like a secret ({', '.join(secrets)})"
+        if lint := guardrails.lint_suppressions_added(old, new):
+            problem = f"a proposal may not add lint suppressions ({'; '.join(lint)})"
         if problem:
             return Rejected(rel, problem)
         self.originals.setdefault(rel, old)

@@ -115,9 +115,14 @@ def apply_ops(text: str, ops: Sequence[YamlOp]) -> str:
     """The document with every op applied, or YamlEditError naming the first that failed."""
     from ruamel.yaml.error import YAMLError
 
+    from bot.repo.safeyaml import UnsafeYamlError, check_aliases
+
     yaml = _yaml()
     try:
+        check_aliases(text)  # depth and alias bounds before ruamel recurses into it
         doc = yaml.load(text)
+    except UnsafeYamlError as exc:
+        raise YamlEditError(f"the file cannot be edited safely: {exc}") from None
     except YAMLError as exc:
         raise YamlEditError(f"the file is not YAML ruamel can edit: {exc}") from None
     if not isinstance(doc, dict):

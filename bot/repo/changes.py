@@ -8,16 +8,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.repo.model import ENVIRONMENTS_DIR, GUARD_DIR, HELM_DIR, STACKS_DIR, Repository
+from bot.subproc import tool_env
 
 
 class GitError(RuntimeError):
     pass
 
 
+class ChangeListError(GitError):
+    """The API's list of a PR's files cannot be trusted for a review."""
+
+
+# GitHub's "list pull request files" stops at 3,000 files, silently.
+API_FILE_CAP = 3000
+
+
 def git(root: Path, *args: str) -> str:
     proc = subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-    )
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False,
+        env=tool_env(),
+    )  # fmt: skip
     if proc.returncode != 0:
         raise GitError(f"git {' '.join(args)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -33,6 +43,46 @@ def changed_files(root: Path, ref: str) -> list[str]:
     return sorted({*out.split(), *untracked.split()})
 
 
+def committed_changes(root: Path, ref: str) -> list[str]:
+    """Paths the commits since the merge base with `ref` change (what a PR's file list shows)."""
+    if ref.startswith("-"):
+        raise GitError(f"refusing a ref that looks like an option: {ref!r}")
+    base = git(root, "merge-base", "--end-of-options", ref, "HEAD").strip()
+    out = git(root, "-c", "core.quotePath=false", "diff", "--name-only", "--no-renames", "-z",
+              base, "HEAD", "--")  # fmt: skip
+    return sorted(p for p in out.split("\0") if p)
+
+
+def reviewed_paths(root: Path, ref: str | None, api_paths: list[str]) -> list[str]:
+    """The changed paths a review is about: from git in the checkout, cross-checked
+    with the API's list, which stops at GitHub's cap. Raises ChangeListError, naming
+    the difference, rather than review a partial or different change."""
+    listed = sorted(set(api_paths))
+    if len(listed) >= API_FILE_CAP:
+        raise ChangeListError(
+            f"the pull request changes {len(listed):,} or more files; GitHub lists at most "
+            f"{API_FILE_CAP:,}, so the review cannot see them all. Split the pull request."
+        )
+    if ref is None or not (root / ".git").exists():
+        return listed
+    from_git = committed_changes(root, ref)
+    if len(from_git) >= API_FILE_CAP:
+        raise ChangeListError(
+            f"the checkout changes {len(from_git):,} files since {ref}; over GitHub's "
+            f"{API_FILE_CAP:,}-file limit for a review. Split the pull request."
+        )
+    only_git = sorted(set(from_git) - set(listed))
+    only_api = sorted(set(listed) - set(from_git))
+    if only_git or only_api:
+        parts = [f"only in git: {', '.join(only_git[:5])}"] if only_git else []
+        parts += [f"only in GitHub's list: {', '.join(only_api[:5])}"] if only_api else []
+        raise ChangeListError(
+            f"the checkout's changes since {ref} and GitHub's file list differ "
+            f"({'; '.join(parts)}); is the checkout the PR's head?"
+        )
+    return from_git
+
+
 def checkout_at(root: Path, ref: str) -> Path:
     """The tree at `ref` (only the infrastructure folders) in a temporary directory."""
     tmp = Path(tempfile.mkdtemp(prefix="infra-bot-base-"))
@@ -42,9 +92,11 @@ def checkout_at(root: Path, ref: str) -> Path:
     if present:
         archive = subprocess.run(
             ["git", "-C", str(root), "archive", "--format=tar", base, *present],
-            capture_output=True, check=True,
+            capture_output=True, check=True, env=tool_env(),
         )  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        subprocess.run(
+            ["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True, env=tool_env()
+        )
     return tmp
 
 

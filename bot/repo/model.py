@@ -30,6 +30,10 @@ TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
 
 
+# Chart names and versions end up in cache paths and on helm's command line.
+CHART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+CHART_VERSION = re.compile(r"v?[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -87,6 +91,18 @@ def role_arn_problem(arn: str | None, account_id: str) -> str | None:
     return None
 
 
+def relative_path_problem(path: str) -> str | None:
+    """Why `path` (read from a file in the repository) is not a plain relative path
+    inside it, or None. Pure; symlinks are checked on disk by `Repository.inside`."""
+    if not path.strip() or "\x00" in path:
+        return "is empty"
+    if path.startswith(("/", "~")) or "\\" in path or re.match(r"^[A-Za-z]:", path):
+        return f"{path!r} must be a repository-relative path with forward slashes"
+    if any(part in ("..", "") for part in path.split("/")):
+        return f"{path!r} must not contain '..' or empty segments"
+    return None
+
+
 class DeploymentFile(BaseModel):
     """A CloudFormation Git sync deployment file: `environments/<env>/<stack>.yaml`."""
 
@@ -103,6 +119,14 @@ class DeploymentFile(BaseModel):
         """`parameters:` with only commented-out entries (what `infra-bot init` writes
         for a template whose parameters are all required) is YAML null: none given."""
         return {} if value is None else value
+
+    @field_validator("template_file_path")
+    @classmethod
+    def _relative(cls, path: str) -> str:
+        problem = relative_path_problem(path)
+        if problem:
+            raise ValueError(f"template-file-path {problem}")
+        return path
 
 
 @dataclass(frozen=True)
@@ -124,6 +148,20 @@ class ReleaseSpec(BaseModel):
     cluster_stack: str = "eks-cluster"
     # A tuple keeps the spec hashable: Targets holds releases in a set.
     depends_on: tuple[str, ...] = ()
+
+    @field_validator("chart")
+    @classmethod
+    def _chart_name(cls, chart: str) -> str:
+        if not CHART_NAME.fullmatch(chart):
+            raise ValueError(f"{chart!r} is not a chart name (letters, digits, '.', '_', '-')")
+        return chart
+
+    @field_validator("version")
+    @classmethod
+    def _chart_version(cls, version: str) -> str:
+        if not CHART_VERSION.fullmatch(version):
+            raise ValueError(f"{version!r} is not a chart version")
+        return version
 
 
 @dataclass(frozen=True)
@@ -185,6 +223,17 @@ class Repository:
     def sibling(self, root: Path) -> Repository:
         """Another tree of this repository (an older commit), judged by the same policy."""
         return Repository(root, trusted=self.trusted)
+
+    def inside(self, path: Path, what: str, *, root: Path | None = None) -> Path:
+        """`path` resolved (symlinks followed); RepoError if that leaves the checkout
+        (`root`: the tree the file belongs to, when it is the trusted one)."""
+        root = (root or self.root).resolve()
+        resolved = path.resolve()
+        if resolved != root and root not in resolved.parents:
+            symlink = ".." not in path.parts and path.absolute() != resolved
+            via = " through a symlink" if symlink else ""
+            raise RepoError(f"{what} points outside the checkout{via}")
+        return resolved
 
     def rel(self, path: Path) -> str:
         try:
@@ -259,6 +308,8 @@ class Repository:
             for p in sorted(folder.glob("*.y*ml")):
                 if p.stem == "usage" or p.stem.startswith("usage-"):
                     continue
+                # The definitions live in the trusted tree: they must stay inside it.
+                self.inside(p, f"{ENVIRONMENTS_DIR}/{p.name}", root=folder.parent)
                 envs[p.stem] = parse_model(Environment, p, name=p.stem)
         # Promotion order (dev, tst, prd), not file-name order: every report that
         # lists environments reads top to bottom the way changes travel.
@@ -276,13 +327,20 @@ class Repository:
         out: dict[str, Deployment] = {}
         if folder.is_dir():
             for p in sorted(folder.glob("*.y*ml")):
+                rel = f"{ENVIRONMENTS_DIR}/{env}/{p.name}"
+                self.inside(p, rel)
                 spec = parse_model(DeploymentFile, p)
+                # The template is read by cfn-lint, guard and the deploy: never outside.
+                self.inside(self.root / spec.template_file_path, f"{rel}: template-file-path")
                 out[p.stem] = Deployment(env, p.stem, p, spec)
         return out
 
     def deployment_paths(self) -> list[Path]:
         folder = self.root / ENVIRONMENTS_DIR
-        return sorted(p for p in folder.glob("*/*.y*ml") if p.is_file()) if folder.is_dir() else []
+        paths = sorted(p for p in folder.glob("*/*.y*ml") if p.is_file()) if folder.is_dir() else []
+        for p in paths:
+            self.inside(p, f"{ENVIRONMENTS_DIR}/{p.parent.name}/{p.name}")
+        return paths
 
     @cached_property
     def releases(self) -> dict[str, Release]:
@@ -290,6 +348,11 @@ class Repository:
         out: dict[str, Release] = {}
         if folder.is_dir():
             for spec_path in sorted(folder.glob("*/release.yaml")):
+                rel = f"{HELM_DIR}/{spec_path.parent.name}"
+                self.inside(spec_path.parent, rel)
+                # helm reads every values file it is given: none may lead out.
+                for values in sorted(spec_path.parent.glob("*.y*ml")):
+                    self.inside(values, f"{rel}/{values.name}")
                 spec = parse_model(ReleaseSpec, spec_path)
                 out[spec_path.parent.name] = Release(spec_path.parent.name, spec_path.parent, spec)
         return out

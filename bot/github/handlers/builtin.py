@@ -7,6 +7,7 @@ import subprocess
 from bot.github.commands import CommandRequest, CommandResult
 from bot.github.grammar import help_text
 from bot.render.text import escape_md
+from bot.subproc import tool_env
 
 STATUS_KIND = "status"
 
@@ -25,7 +26,7 @@ def base_ref_for(request: CommandRequest) -> str | None:
     probe = subprocess.run(
         ["git", "-C", str(request.workspace), "rev-parse", "--verify", "--quiet",
          "--end-of-options", f"{ref}^{{commit}}"],
-        capture_output=True, check=False,
+        capture_output=True, check=False, env=tool_env(),
     )  # fmt: skip
     return ref if probe.returncode == 0 and not ref.startswith("-") else None
 
