@@ -2,9 +2,10 @@
 a scratch repository holding only templates, then init, validate and plan against
 `infra-bot local-aws`. Every command through the installed console script.
 
-The virtualenv is built once per session (pip's cache is warm after the first run):
-about 40-60 s on this machine for the runtime lock plus the wheel, which is why the
-test is marked slow. It is never skipped.
+The virtualenv is built once per session (pip's cache is warm after the first run).
+It is most of the cost: the whole test took 4 min 18 s on the shared 2-core machine
+under a load of about 11 (docs/benchmarks.md), which is why it is marked slow. It is
+never skipped.
 """
 
 from __future__ import annotations
