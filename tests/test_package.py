@@ -3,7 +3,7 @@ a scratch repository holding only templates, then init, validate and plan agains
 `infra-bot local-aws`. Every command through the installed console script.
 
 The virtualenv is built once per session (pip's cache is warm after the first run).
-It is most of the cost: the whole test took 4 min 18 s on the shared 2-core machine
+It is most of the cost: the whole test took 4 min 18 s (and 8 min 12 s) on the shared 2-core machine
 under a load of about 11 (docs/benchmarks.md), which is why it is marked slow. It is
 never skipped.
 """
