@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM := $(VENV)/.chromium
+OCTOKIT  := tests/octokit/node_modules/.installed
 
 .PHONY: demo test lint bench tools clean lock
 
@@ -25,10 +26,16 @@ demo: $(STAMP)
 # Tests run in random order (pytest-randomly): the header prints the seed and
 # `--randomly-seed=N` replays it; `-p no:randomly` runs them in file order.
 # pytest's exit 5 means it collected nothing: a failure, said as such.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(OCTOKIT)
 	@echo "$(PY) -m pytest -n 2"; $(PY) -m pytest -n 2; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); that is a failure" >&2; fi; \
 	exit $$rc
+
+# GitHub's OpenAPI description and recorded responses (npm, pinned by the lock file)
+# that tests/test_github_fidelity.py checks the fake GitHub against.
+$(OCTOKIT): tests/octokit/package-lock.json
+	npm ci --prefix tests/octokit --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # Debian's chromium (and an emoji font, so the bot's emoji render) for the test that
 # opens the demo's HTML transcript headless. Installed once through apt (root or
@@ -65,4 +72,4 @@ lock:
 	  -c requirements.lock -o requirements-runtime.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/octokit/node_modules

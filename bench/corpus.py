@@ -67,6 +67,36 @@ def corpus_files(dest: Path = DEFAULT_DEST, limit: int | None = None) -> list[Pa
     return files[:limit] if limit else files
 
 
+def folder_of(path: Path) -> str:
+    """The corpus folder a flattened file name came from ("good/resources", "public")."""
+    return next(f for f in FOLDERS if path.name.startswith(f.replace("/", "__") + "__"))
+
+
+def sample(dest: Path = DEFAULT_DEST, size: int = 40) -> list[Path]:
+    """A deterministic sample that spans every folder of the corpus.
+
+    Every public template is taken (they are the real-world ones, and few); the
+    rest of the sample is shared out over the other folders in proportion to
+    their size (largest remainder), and each folder's share is spread evenly
+    over its sorted file list, so the sample is the same on every machine.
+    """
+    by_folder = {f: [p for p in corpus_files(dest) if folder_of(p) == f] for f in FOLDERS}
+    take = {"public": min(size, len(by_folder["public"]))}
+    rest = [f for f in FOLDERS if f != "public"]
+    left, pool = size - take["public"], sum(len(by_folder[f]) for f in rest)
+    exact = {f: left * len(by_folder[f]) / pool for f in rest}
+    take |= {f: int(exact[f]) for f in rest}
+    for f in sorted(rest, key=lambda f: int(exact[f]) - exact[f])[
+        : left - sum(take[f] for f in rest)
+    ]:
+        take[f] += 1
+    chosen: list[Path] = []
+    for folder, files in by_folder.items():
+        n = min(take[folder], len(files))
+        chosen += [files[(i * len(files)) // n] for i in range(n)] if n else []
+    return chosen
+
+
 if __name__ == "__main__":
     where = ensure_corpus(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DEST)
     print(f"{len(corpus_files(where))} templates in {where}")

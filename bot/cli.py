@@ -1,8 +1,14 @@
 """The `infra-bot` command line: parse options, build adapters, call a command.
 
-Command modules register themselves on the app; each keeps its heavy imports
-(boto3, langchain, kubernetes) inside the command function so that
-`infra-bot --help` stays fast.
+Start-up is part of the interface: `infra-bot --help` must list every command
+with its help without importing boto3, cfn-lint, PyGithub or LangChain. So:
+
+- each command module imports only typer and the standard library at module
+  level and keeps everything heavy inside its command bodies
+  (tests/test_cli_startup.py checks this in a fresh interpreter);
+- help is rendered by click's plain formatter (`rich_markup_mode=None`): typer's
+  rich formatter imports rich, markdown-it and pygments, which cost more than
+  the rest of start-up together.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 # One module per command (or family); each exposes register(app).

@@ -20,6 +20,12 @@ from bot.toolchain import Toolchain
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _findings_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Command-line runs in tests cache findings in a temporary folder, not ~/.cache."""
+    os.environ["INFRA_BOT_FINDINGS_CACHE"] = str(tmp_path_factory.mktemp("findings-cache"))
+
+
 @pytest.fixture(scope="session")
 def tools() -> Toolchain:
     """cfn-guard and helm as the product gets them: PATH, else the pinned wheels,

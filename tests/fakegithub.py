@@ -22,6 +22,23 @@ moves the open PRs on that branch), deployments and deployment statuses, environ
 (`add_app`): its repository installation and installation tokens, which need
 a JWT the app's key signed.
 Error injection: `fail_next(method, path_regex, status, ...)`.
+
+It refuses what GitHub refuses (tests/test_github_fidelity.py checks its answers
+against GitHub's OpenAPI description and recorded responses in tests/octokit):
+- bodies over 65,536 characters (PR, issue, comments, inline review comments,
+  review bodies and review edits): 422 in GitHub's "Validation Failed" shape;
+- tokens: every request needs a known token (`add_token`), and each token has
+  permissions (GITHUB_TOKEN, a fork's read-only GITHUB_TOKEN, an App's
+  installation token, a classic PAT's scopes): a write without the permission
+  is 403, and GITHUB_TOKEN cannot read an org team (403);
+- rate limits: x-ratelimit-* headers count down per token on every answer and
+  run out (403, remaining 0, until x-ratelimit-reset); more than
+  `secondary_writes_per_minute` writes in a minute is a secondary limit (403
+  with retry-after). Time is the fake's clock (`time`, `advance`);
+- reviews: an `event` outside GitHub's list or a `commit_id` that is not a commit
+  of the PR is 422; no `event` leaves a PENDING review, as on GitHub;
+- PR files: at most 3,000 listed, no `patch` for a diff over `max_patch_chars`;
+- pagination: per_page capped at 100, `Link` with first/prev/next/last.
 """
 
 from __future__ import annotations
@@ -36,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import requests
 import responses
@@ -56,6 +73,8 @@ class Recorded:
     body: Any
     status: int
     authorization: str = ""  # the request's Authorization header
+    response: Any = None  # the JSON answered
+    headers: dict[str, str] = field(default_factory=dict)  # the answer's headers
 
 
 @dataclass
@@ -74,6 +93,48 @@ class Repo:
     default_branch: str = "main"
     private: bool = False
     refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> sha
+
+
+# What a workflow's GITHUB_TOKEN gets from this repository's workflows' `permissions:`;
+# a pull request from a fork gets the same names, read-only.
+ACTIONS_PERMISSIONS = {
+    "metadata": "read", "contents": "write", "pull_requests": "write", "issues": "write",
+    "statuses": "write", "checks": "write", "deployments": "write", "actions": "read",
+}  # fmt: skip
+# An App installation can also be granted organization permissions (members: read
+# is what resolving `teams:` in .github/infra-bot.yml needs).
+APP_PERMISSIONS = {**ACTIONS_PERMISSIONS, "members": "read"}
+LIMIT = 65_536  # characters, for every body GitHub stores
+MAX_PR_FILES = 3_000
+DOCS = "https://docs.github.com/rest"
+_LEVEL = {"none": 0, "read": 1, "write": 2, "admin": 3}
+_T0_EPOCH = _T0.timestamp()
+
+
+@dataclass
+class Token:
+    """A credential the fake knows: what it may do and how much of its rate limit is used."""
+
+    value: str
+    kind: str  # "actions" (GITHUB_TOKEN) | "installation" (an App's) | "pat" (classic)
+    permissions: dict[str, str]
+    scopes: tuple[str, ...] = ()
+    limit: int = 5_000
+    used: int = 0
+    reset: float = 0.0
+    writes: list[float] = field(default_factory=list)  # times of recent writes
+
+
+_INTERNAL = ("pull_number", "issue_number", "comment_id")  # the fake's bookkeeping
+
+
+def _public(payload: Any) -> Any:
+    """An answer without the keys the fake keeps for itself (GitHub has no such fields)."""
+    if isinstance(payload, list):
+        return [_public(x) for x in payload]
+    if isinstance(payload, dict):
+        return {k: v for k, v in payload.items() if k not in _INTERNAL}
+    return payload
 
 
 def _sha(*parts: str) -> str:
@@ -141,11 +202,18 @@ class FakeGitHub:
         self.deployment_statuses: dict[int, list[JSON]] = {}
         self.environments: dict[str, JSON] = {}
         self.requests: list[Recorded] = []
+        self.waits: list[float] = []  # every advance() of the clock, e.g. by the adapter
         self.app_id: str | None = None
         self.app_public_key: str | None = None
         self.installations: dict[str, int] = {}  # repository -> installation id
         self.installation_tokens: list[str] = []
         self._failures: list[_Failure] = []
+        self.tokens: dict[str, Token] = {}
+        self.time = _T0_EPOCH  # the fake's clock (epoch seconds), for rate limits
+        self.secondary_writes_per_minute = 80  # GitHub's documented content-creation limit
+        self.rate_limited_status = 403  # GitHub answers 403 or 429 when the limit is gone
+        self.max_patch_chars = 100_000  # over this a file's `patch` is left out
+        self.add_token("ghs_test", kind="actions")
         self._ids = itertools.count(1001)
         self._numbers = itertools.count(1)
         self._clock = itertools.count(1)
@@ -175,13 +243,22 @@ class FakeGitHub:
             self._mock = None
 
     def client(self, *, retries: int = 3, token: str = "ghs_test") -> Any:
-        """The bot's real adapter, pointed at this fake, without pauses between calls."""
+        """The bot's real adapter, pointed at this fake, without pauses between calls.
+
+        Its rate-limit waits advance the fake's clock instead of sleeping.
+        """
         from bot.github.pygithub_api import PyGithubAPI, make_retry
 
         return PyGithubAPI(
             self.repo.full_name, token, base_url=self.base_url,
-            retry=make_retry(total=retries, backoff=0, secondary_wait=0), write_pause=0,
+            retry=make_retry(total=retries, backoff=0), write_pause=0,
+            sleep=self.advance, clock=lambda: self.time,
         )  # fmt: skip
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock (rate-limit windows) forward."""
+        self.waits.append(seconds)
+        self.time += seconds
 
     def environ(self, event_name: str, event_path: str, **extra: str) -> dict[str, str]:
         """The Actions environment a workflow run against this fake would see."""
@@ -207,6 +284,8 @@ class FakeGitHub:
             "INFRA_BOT_RETRY_BACKOFF": "0",
         }
         env.update(extra)
+        if env["GITHUB_TOKEN"] and env["GITHUB_TOKEN"] not in self.tokens:
+            self.add_token(env["GITHUB_TOKEN"], kind="actions")  # the job's token is valid
         return env
 
     # --- state setup ----------------------------------------------------------
@@ -228,6 +307,42 @@ class FakeGitHub:
 
     def add_team(self, org: str, slug: str, members: list[str]) -> None:
         self.teams[(org, slug)] = set(members)
+
+    def add_token(
+        self,
+        value: str,
+        *,
+        kind: str = "actions",
+        permissions: dict[str, str] | None = None,
+        scopes: tuple[str, ...] = (),
+        limit: int | None = None,
+    ) -> Token:
+        """A token the fake accepts. `kind` "actions" is GITHUB_TOKEN (1,000 requests
+        an hour per repository), "fork" a fork PR's read-only GITHUB_TOKEN,
+        "installation" an App's token (5,000), "pat" a classic token with `scopes`."""
+        if permissions is None:
+            permissions = {
+                "actions": ACTIONS_PERMISSIONS,
+                "fork": {k: "read" for k in ACTIONS_PERMISSIONS},
+                "installation": APP_PERMISSIONS,
+            }.get(kind, {})
+        if kind == "pat":
+            permissions = self._scope_permissions(scopes)
+        default_limit = 1_000 if kind in ("actions", "fork") else 5_000
+        token = Token(value, kind, dict(permissions), scopes,
+                      limit if limit is not None else default_limit)  # fmt: skip
+        self.tokens[value] = token
+        return token
+
+    @staticmethod
+    def _scope_permissions(scopes: tuple[str, ...]) -> dict[str, str]:
+        out = {"metadata": "read"}
+        if "repo" in scopes:
+            out.update({k: "write" for k in ACTIONS_PERMISSIONS if k != "metadata"})
+            out["administration"] = "write"
+        if {"read:org", "admin:org"} & set(scopes):
+            out["members"] = "read"
+        return out
 
     def add_app(self, app_id: int, public_key_pem: str, *, installed: bool = True,
                 slug: str | None = None) -> int:  # fmt: skip
@@ -388,10 +503,22 @@ class FakeGitHub:
 
     def _file_json(self, path: str, old: str | None, new: str | None) -> JSON:
         status = "removed" if new is None else ("added" if old is None else "modified")
-        patch = make_patch(old, new)
-        return {"filename": path, "status": status, "patch": patch,
-                "additions": sum(1 for x in (patch or "").splitlines() if x.startswith("+")),
-                "sha": _sha("blob", new or "")}  # fmt: skip
+        patch = make_patch(old, new if new is not None else "")
+        lines = (patch or "").splitlines()[1:]
+        additions = sum(1 for x in lines if x.startswith("+"))
+        deletions = sum(1 for x in lines if x.startswith("-"))
+        out: JSON = {
+            "sha": _sha("blob", new or ""), "filename": path, "status": status,
+            "additions": additions, "deletions": deletions, "changes": additions + deletions,
+            "blob_url": f"http://127.0.0.1:9/{self.repo.full_name}/blob/x/{path}",
+            "raw_url": f"http://127.0.0.1:9/{self.repo.full_name}/raw/x/{path}",
+            "contents_url": f"{self.base_url}/repos/{self.repo.full_name}/contents/{path}",
+        }  # fmt: skip
+        # GitHub leaves `patch` out (the key, not null) when there is no text diff
+        # or the diff is too large to show.
+        if patch and len(patch) <= self.max_patch_chars:
+            out["patch"] = patch
+        return out
 
     def _repo_json(self, repo: Repo) -> JSON:
         owner = repo.full_name.split("/")[0]
@@ -523,10 +650,13 @@ class FakeGitHub:
             body = raw
         method = request.method or "GET"
         status, payload, headers = self._answer(method, path, query, body, request)
+        if status >= 400 and isinstance(payload, dict):
+            payload = {**payload, "documentation_url": payload.get("documentation_url", DOCS)}
         auth = request.headers.get("Authorization") or ""
-        self.requests.append(Recorded(method, path, query, body, status, auth))
-        headers = {"Content-Type": "application/json", **headers}
-        return status, headers, json.dumps(payload)
+        headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+        answer = _public(payload)
+        self.requests.append(Recorded(method, path, query, body, status, auth, answer, headers))
+        return status, headers, json.dumps(answer)
 
     def _answer(
         self, method: str, path: str, query: dict[str, str], body: Any,
@@ -536,77 +666,148 @@ class FakeGitHub:
             if failure.times > 0 and failure.method == method and failure.pattern.search(path):
                 failure.times -= 1
                 return failure.status, failure.body, failure.headers
-        if not (request.headers.get("Authorization") or "").startswith(("token ", "Bearer ")):
+        authorization = request.headers.get("Authorization") or ""
+        if not authorization.startswith(("token ", "Bearer ")):
             return 401, {"message": "Requires authentication"}, {}
-        app = self._app_answer(method, path, request.headers.get("Authorization") or "")
+        app = self._app_answer(method, path, authorization)
         if app is not None:
             return app[0], app[1], {}
-        for verb, pattern, handler in self._routes():
+        token = self.tokens.get(authorization.split(" ", 1)[1].strip())
+        if token is None:
+            return 401, {"message": "Bad credentials"}, {}
+        limited = self._rate_limit(token, method)
+        if limited is not None:
+            return limited
+        for verb, pattern, handler, needs in self._routes():
             match = re.fullmatch(pattern, path)
             if verb == method and match:
+                headers = {**self._limit_headers(token),
+                           "X-Accepted-GitHub-Permissions": needs.replace(":", "=")}  # fmt: skip
+                if not self._may(token, needs):
+                    return 403, {"message": self._refusal(token)}, headers
                 status, payload = handler(query=query, body=body, **match.groupdict())
                 if isinstance(payload, list) and method == "GET":
-                    return self._paginate(status, payload, query, path)
-                return status, payload, {}
-        return 404, {"message": "Not Found", "documentation_url": "fake"}, {}
+                    status, payload, links = self._paginate(status, payload, query, path)
+                    headers.update(links)
+                return status, payload, headers
+        return 404, {"message": "Not Found"}, self._limit_headers(token)
+
+    # --- tokens and rate limits ---------------------------------------------------
+    @staticmethod
+    def _may(token: Token, needs: str) -> bool:
+        name, _, level = needs.partition(":")
+        return _LEVEL[token.permissions.get(name, "none")] >= _LEVEL[level]
+
+    @staticmethod
+    def _refusal(token: Token) -> str:
+        if token.kind == "pat":
+            return "Resource not accessible by personal access token"
+        return "Resource not accessible by integration"
+
+    def _limit_headers(self, token: Token) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(token.limit),
+            "X-RateLimit-Remaining": str(max(0, token.limit - token.used)),
+            "X-RateLimit-Reset": str(int(token.reset)),
+            "X-RateLimit-Used": str(token.used),
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _rate_limit(self, token: Token, method: str) -> tuple[int, Any, dict[str, str]] | None:
+        """Count the request against `token`; the refusal if a limit is reached."""
+        if self.time >= token.reset:  # a new hour: the window starts at the first request
+            token.used, token.reset = 0, self.time + 3600
+        if token.used >= token.limit:
+            message = f"API rate limit exceeded for {token.kind} token."
+            return self.rate_limited_status, {"message": message}, self._limit_headers(token)
+        if method != "GET":
+            token.writes = [t for t in token.writes if t > self.time - 60]
+            if len(token.writes) >= self.secondary_writes_per_minute:
+                wait = int(token.writes[0] + 60 - self.time) + 1
+                message = ("You have exceeded a secondary rate limit. Please wait a few "
+                           "minutes before you try again.")  # fmt: skip
+                return 403, {"message": message}, {**self._limit_headers(token),
+                                                   "Retry-After": str(wait)}  # fmt: skip
+            token.writes.append(self.time)
+        token.used += 1
+        return None
 
     def _paginate(self, status: int, items: list[Any], query: dict[str, str],
                   path: str) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
-        per_page = int(query.get("per_page", 30))
-        page = int(query.get("page", 1))
+        """One page, and GitHub's `Link` header (every other query parameter kept)."""
+        per_page = min(100, max(1, int(query.get("per_page", 30))))
+        page = max(1, int(query.get("page", 1)))
+        last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
-        headers = {}
-        if page * per_page < len(items):
-            headers["Link"] = (
-                f'<{self.base_url}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
-            )
-        return status, chunk, headers
+        keep = {k: v for k, v in query.items() if k not in ("page", "per_page")}
 
-    def _routes(self) -> Iterator[tuple[str, str, Handler]]:
+        def link(n: int, rel: str) -> str:
+            q = urlencode({**keep, "per_page": per_page, "page": n})
+            return f'<{self.base_url}{path}?{q}>; rel="{rel}"'
+
+        rels = []
+        if page > 1:
+            rels += [link(page - 1, "prev"), link(1, "first")]
+        if page < last:
+            rels += [link(page + 1, "next"), link(last, "last")]
+        return status, chunk, ({"Link": ", ".join(rels)} if rels else {})
+
+    def _routes(self) -> Iterator[tuple[str, str, Handler, str]]:
+        """(method, path pattern, handler, the token permission it needs)."""
         r = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
-        yield "GET", r, self._get_repo
-        yield "GET", r + r"/contents/(?P<path>.+)", self._get_contents
-        yield "GET", r + r"/collaborators/(?P<login>[^/]+)/permission", self._get_permission
-        yield "GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members", self._get_team
-        yield "GET", r + r"/issues", self._list_issues
-        yield "POST", r + r"/issues", self._create_issue
-        yield "GET", r + r"/issues/(?P<number>\d+)", self._get_issue
-        yield "PATCH", r + r"/issues/(?P<number>\d+)", self._patch_issue
-        yield "GET", r + r"/issues/(?P<number>\d+)/comments", self._list_comments
-        yield "POST", r + r"/issues/(?P<number>\d+)/comments", self._create_comment
-        yield "PATCH", r + r"/issues/comments/(?P<cid>\d+)", self._edit_comment
-        yield "GET", r + r"/issues/comments/(?P<cid>\d+)/reactions", self._list_reactions
-        yield "POST", r + r"/issues/comments/(?P<cid>\d+)/reactions", self._react
-        yield "GET", r + r"/pulls/(?P<number>\d+)", self._get_pull
-        yield "POST", r + r"/pulls", self._create_pull
-        yield "GET", r + r"/pulls/(?P<number>\d+)/files", self._list_files
-        yield "PUT", r + r"/pulls/(?P<number>\d+)/merge", self._merge
-        yield "GET", r + r"/pulls/(?P<number>\d+)/reviews", self._list_reviews
-        yield "POST", r + r"/pulls/(?P<number>\d+)/reviews", self._create_review
-        yield "PUT", r + r"/pulls/(?P<number>\d+)/reviews/(?P<rid>\d+)", self._edit_review
-        yield "GET", r + r"/pulls/(?P<number>\d+)/comments", self._list_review_comments
-        yield "GET", r + r"/commits/(?P<sha>[0-9a-f]{40})/pulls", self._pulls_for_commit
-        yield "POST", r + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status
-        yield "GET", r + r"/commits/(?P<ref>[^/]+)/status", self._combined_status
-        yield "GET", r + r"/commits/(?P<ref>[^/]+)/statuses", self._list_statuses
-        yield "POST", r + r"/check-runs", self._create_check_run
-        yield "PATCH", r + r"/check-runs/(?P<cid>\d+)", self._update_check_run
-        yield "GET", r + r"/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs
-        yield "GET", r + r"/branches/(?P<branch>.+)", self._get_branch
-        yield "GET", r + r"/git/ref/(?P<ref>.+)", self._get_ref
-        yield "POST", r + r"/git/refs", self._create_ref
-        yield "PATCH", r + r"/git/refs/(?P<ref>.+)", self._update_ref
-        yield "GET", r + r"/git/commits/(?P<sha>[0-9a-f]{40})", self._get_commit
-        yield "POST", r + r"/git/commits", self._create_commit
-        yield "POST", r + r"/git/trees", self._create_tree
-        yield "POST", r + r"/git/blobs", self._create_blob
-        yield "GET", r + r"/deployments", self._list_deployments
-        yield "POST", r + r"/deployments", self._create_deployment
-        yield "GET", r + r"/deployments/(?P<did>\d+)/statuses", self._list_deployment_statuses
-        yield "POST", r + r"/deployments/(?P<did>\d+)/statuses", self._create_deployment_status
-        yield "GET", r + r"/environments", self._list_environments
-        yield "GET", r + r"/environments/(?P<env>[^/]+)", self._get_environment
-        yield "PUT", r + r"/environments/(?P<env>[^/]+)", self._put_environment
+        n = r"(?P<number>\d+)"
+        yield "GET", r, self._get_repo, "metadata:read"
+        yield "GET", r + r"/contents/(?P<path>.+)", self._get_contents, "contents:read"
+        yield ("GET", r + r"/collaborators/(?P<login>[^/]+)/permission", self._get_permission,
+               "metadata:read")  # fmt: skip
+        yield ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members", self._get_team,
+               "members:read")  # fmt: skip
+        yield "GET", r + r"/issues", self._list_issues, "issues:read"
+        yield "POST", r + r"/issues", self._create_issue, "issues:write"
+        yield "GET", r + rf"/issues/{n}", self._get_issue, "issues:read"
+        yield "PATCH", r + rf"/issues/{n}", self._patch_issue, "issues:write"
+        yield "GET", r + rf"/issues/{n}/comments", self._list_comments, "issues:read"
+        yield "POST", r + rf"/issues/{n}/comments", self._create_comment, "issues:write"
+        yield "PATCH", r + r"/issues/comments/(?P<cid>\d+)", self._edit_comment, "issues:write"
+        yield ("GET", r + r"/issues/comments/(?P<cid>\d+)/reactions", self._list_reactions,
+               "issues:read")  # fmt: skip
+        yield "POST", r + r"/issues/comments/(?P<cid>\d+)/reactions", self._react, "issues:write"
+        yield "GET", r + rf"/pulls/{n}", self._get_pull, "pull_requests:read"
+        yield "POST", r + r"/pulls", self._create_pull, "pull_requests:write"
+        yield "GET", r + rf"/pulls/{n}/files", self._list_files, "pull_requests:read"
+        yield "PUT", r + rf"/pulls/{n}/merge", self._merge, "contents:write"
+        yield "GET", r + rf"/pulls/{n}/reviews", self._list_reviews, "pull_requests:read"
+        yield "POST", r + rf"/pulls/{n}/reviews", self._create_review, "pull_requests:write"
+        yield ("PUT", r + rf"/pulls/{n}/reviews/(?P<rid>\d+)", self._edit_review,
+               "pull_requests:write")  # fmt: skip
+        yield "GET", r + rf"/pulls/{n}/comments", self._list_review_comments, "pull_requests:read"
+        yield ("GET", r + r"/commits/(?P<sha>[0-9a-f]{40})/pulls", self._pulls_for_commit,
+               "pull_requests:read")  # fmt: skip
+        yield "POST", r + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status, "statuses:write"
+        yield "GET", r + r"/commits/(?P<ref>[^/]+)/status", self._combined_status, "statuses:read"
+        yield "GET", r + r"/commits/(?P<ref>[^/]+)/statuses", self._list_statuses, "statuses:read"
+        yield "POST", r + r"/check-runs", self._create_check_run, "checks:write"
+        yield "PATCH", r + r"/check-runs/(?P<cid>\d+)", self._update_check_run, "checks:write"
+        yield ("GET", r + r"/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs,
+               "checks:read")  # fmt: skip
+        yield "GET", r + r"/branches/(?P<branch>.+)", self._get_branch, "contents:read"
+        yield "GET", r + r"/git/ref/(?P<ref>.+)", self._get_ref, "contents:read"
+        yield "POST", r + r"/git/refs", self._create_ref, "contents:write"
+        yield "PATCH", r + r"/git/refs/(?P<ref>.+)", self._update_ref, "contents:write"
+        yield "GET", r + r"/git/commits/(?P<sha>[0-9a-f]{40})", self._get_commit, "contents:read"
+        yield "POST", r + r"/git/commits", self._create_commit, "contents:write"
+        yield "POST", r + r"/git/trees", self._create_tree, "contents:write"
+        yield "POST", r + r"/git/blobs", self._create_blob, "contents:write"
+        yield "GET", r + r"/deployments", self._list_deployments, "deployments:read"
+        yield "POST", r + r"/deployments", self._create_deployment, "deployments:write"
+        yield ("GET", r + r"/deployments/(?P<did>\d+)/statuses", self._list_deployment_statuses,
+               "deployments:read")  # fmt: skip
+        yield ("POST", r + r"/deployments/(?P<did>\d+)/statuses",
+               self._create_deployment_status, "deployments:write")  # fmt: skip
+        yield "GET", r + r"/environments", self._list_environments, "actions:read"
+        yield "GET", r + r"/environments/(?P<env>[^/]+)", self._get_environment, "actions:read"
+        yield ("PUT", r + r"/environments/(?P<env>[^/]+)", self._put_environment,
+               "administration:write")  # fmt: skip
 
     # --- GitHub App -------------------------------------------------------------
     def _app_answer(self, method: str, path: str, authorization: str) -> tuple[int, Any] | None:
@@ -642,11 +843,31 @@ class FakeGitHub:
             return 404, {"message": "Not Found"}
         token = f"ghs_installation{next(self._ids)}"
         self.installation_tokens.append(token)
+        self.add_token(token, kind="installation")
         expires = datetime.now(UTC) + timedelta(hours=1)  # PyGithub compares with the clock
         return 201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "permissions": {"contents": "write", "pull_requests": "write"}}  # fmt: skip
+                     "permissions": dict(APP_PERMISSIONS)}  # fmt: skip
 
     # --- handlers -------------------------------------------------------------
+    @staticmethod
+    def _invalid(resource: str, field: str, code: str, message: str = "") -> tuple[int, Any]:
+        """422 in GitHub's "Validation Failed" shape (as the recorded fixtures show it)."""
+        error: JSON = {"resource": resource, "code": code, "field": field}
+        if message:
+            error["message"] = message
+        return 422, {"message": "Validation Failed", "errors": [error]}
+
+    def _too_long(self, resource: str, text: Any, field: str = "body",
+                  *, simple: bool = False) -> tuple[int, Any] | None:  # fmt: skip
+        """422 for a text over GitHub's limit. `simple`: the reviews endpoints answer
+        "Validation Error Simple" (errors as strings), the others objects."""
+        if not (isinstance(text, str) and len(text) > LIMIT):
+            return None
+        message = f"{field} is too long (maximum is {LIMIT} characters)"
+        if simple:
+            return 422, {"message": "Unprocessable Entity", "errors": [message.capitalize()]}
+        return self._invalid(resource, field, "custom", message)
+
     def _repo_of(self, owner: str, name: str) -> Repo | None:
         return self.repos.get(f"{owner}/{name}")
 
@@ -701,8 +922,10 @@ class FakeGitHub:
                            reverse=query.get("direction", "desc") == "desc")  # fmt: skip
 
     def _create_issue(self, body: JSON, **_: Any) -> tuple[int, Any]:
-        if not body.get("title") or len(body.get("body") or "") > 65_536:
-            return 422, {"message": "Validation Failed"}
+        if not body.get("title"):
+            return self._invalid("Issue", "title", "missing_field")
+        if refused := self._too_long("Issue", body.get("body")):
+            return refused
         issue = self.add_issue(title=body["title"], body=body.get("body", ""),
                                author=self.bot_login)  # fmt: skip
         issue["labels"] = [{"name": n} for n in body.get("labels", [])]
@@ -716,10 +939,10 @@ class FakeGitHub:
         issue = self.issues.get(int(number))
         if issue is None:
             return 404, {"message": "Not Found"}
-        if len(body.get("body") or "") > 65_536 or body.get("state", "open") not in {
-            "open", "closed"
-        }:  # fmt: skip
-            return 422, {"message": "Validation Failed"}
+        if refused := self._too_long("Issue", body.get("body")):
+            return refused
+        if body.get("state", "open") not in {"open", "closed"}:
+            return self._invalid("Issue", "state", "invalid")
         for key in ("title", "body", "state"):
             if key in body:
                 issue[key] = body[key]
@@ -736,19 +959,20 @@ class FakeGitHub:
         if int(number) not in self.issues:
             return 404, {"message": "Not Found"}
         text = body.get("body", "")
-        if not text or len(text) > 65_536:
-            return 422, {
-                "message": "Validation Failed",
-                "errors": [{"field": "body", "code": "too_long" if text else "missing"}],
-            }
+        if not text:
+            return self._invalid("IssueComment", "body", "missing_field")
+        if refused := self._too_long("IssueComment", text):
+            return refused
         return 201, self.add_comment(int(number), text, author=self.bot_login)
 
     def _edit_comment(self, cid: str, body: JSON, **_: Any) -> tuple[int, Any]:
         comment = self.comments.get(int(cid))
         if comment is None:
             return 404, {"message": "Not Found"}
-        if len(body.get("body", "")) > 65_536:
-            return 422, {"message": "Validation Failed"}
+        if not body.get("body"):
+            return self._invalid("IssueComment", "body", "missing_field")
+        if refused := self._too_long("IssueComment", body["body"]):
+            return refused
         comment["body"] = body["body"]
         comment["updated_at"] = self.now()
         return 200, comment
@@ -761,7 +985,7 @@ class FakeGitHub:
             return 404, {"message": "Not Found"}
         allowed = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
         if body.get("content") not in allowed:
-            return 422, {"message": "Validation Failed"}
+            return self._invalid("Reaction", "content", "invalid")
         reaction = {"id": next(self._ids), "comment_id": int(cid), "content": body["content"],
                     "user": self.users[self.bot_login]}  # fmt: skip
         self.reactions.append(reaction)
@@ -776,9 +1000,12 @@ class FakeGitHub:
         head_sha = self.repo.refs.get(f"heads/{head}")
         base_sha = self.repo.refs.get(f"heads/{base}")
         if not head_sha or not base_sha:
-            return 422, {"message": "Validation Failed", "errors": [{"field": "head"}]}
+            return self._invalid("PullRequest", "head" if not head_sha else "base", "invalid")
+        if refused := self._too_long("PullRequest", body.get("body")):
+            return refused
         if any(p["head"]["ref"] == head and p["state"] == "open" for p in self.pulls.values()):
-            return 422, {"message": "A pull request already exists"}
+            return self._invalid("PullRequest", "head", "custom",
+                                 f"A pull request already exists for {head}.")  # fmt: skip
         base_tree = self.trees[self.commits[base_sha]["tree"]]
         head_tree = self.trees[self.commits[head_sha]["tree"]]
         changed = {p for p in base_tree.keys() | head_tree.keys()
@@ -815,7 +1042,9 @@ class FakeGitHub:
 
     def _list_files(self, number: str, **_: Any) -> tuple[int, Any]:
         files = self.pull_files.get(int(number))
-        return (200, files) if files is not None else (404, {"message": "Not Found"})
+        if files is None:
+            return 404, {"message": "Not Found"}
+        return 200, files[:MAX_PR_FILES]  # GitHub lists at most 3,000 files
 
     def _list_reviews(self, number: str, **_: Any) -> tuple[int, Any]:
         return 200, self.reviews_on(int(number))
@@ -824,22 +1053,26 @@ class FakeGitHub:
         pr = self.pulls.get(int(number))
         if pr is None:
             return 404, {"message": "Not Found"}
+        refused = self._review_refusal(pr, body)
+        if refused is not None:
+            return refused
         commit = body.get("commit_id") or pr["head"]["sha"]
-        files = {f["filename"]: f for f in self.pull_files[int(number)]}
-        for c in body.get("comments", []):
-            f = files.get(c.get("path"))
-            if f is None or c.get("line") not in right_side_lines(f.get("patch")):
-                return 422, {
-                    "message": "Unprocessable Entity",
-                    "errors": ["Pull request review thread line must be part of the diff"],
-                }
-        if len(body.get("body") or "") > 65_536:
-            return 422, {"message": "Validation Failed"}
+        event = body.get("event")
         rid = next(self._ids)
+        # No `event` is not an error on GitHub: the review stays PENDING, which
+        # nobody else sees until it is submitted.
+        state = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED",
+                 "REQUEST_CHANGES": "CHANGES_REQUESTED"}.get(event or "", "PENDING")  # fmt: skip
         review = {
-            "id": rid, "body": body.get("body") or "", "user": self.users[self.bot_login],
-            "commit_id": commit, "state": "COMMENTED", "pull_number": int(number),
-            "submitted_at": self.now(),
+            "id": rid, "node_id": f"PRR_{rid}", "body": body.get("body") or "",
+            "user": self.users[self.bot_login], "commit_id": commit, "state": state,
+            "pull_number": int(number), "author_association": "NONE",
+            "html_url": f"{pr['html_url']}#pullrequestreview-{rid}",
+            "pull_request_url": f"{self.base_url}/repos/{self.repo.full_name}/pulls/{number}",
+            "_links": {"html": {"href": f"{pr['html_url']}#pullrequestreview-{rid}"},
+                       "pull_request": {"href": f"{self.base_url}/repos/{self.repo.full_name}"
+                                                f"/pulls/{number}"}},
+            **({"submitted_at": self.now()} if state != "PENDING" else {}),
         }  # fmt: skip
         self.reviews[rid] = review
         for c in body.get("comments", []):
@@ -851,25 +1084,73 @@ class FakeGitHub:
             }  # fmt: skip
         return 200, review
 
+    def _review_refusal(self, pr: JSON, body: JSON) -> tuple[int, Any] | None:
+        """Why GitHub would refuse this new review (422), or None."""
+        number = pr["number"]
+        event = body.get("event")
+        if event is not None and event not in {"APPROVE", "REQUEST_CHANGES", "COMMENT"}:
+            return 422, {"message": "Unprocessable Entity",
+                         "errors": [f"Event {event!r} is not one of APPROVE, REQUEST_CHANGES, "
+                                    "COMMENT"]}  # fmt: skip
+        if event in {"REQUEST_CHANGES", "COMMENT"} and not body.get("body") and not body.get(
+            "comments"
+        ):  # fmt: skip
+            return 422, {"message": "Unprocessable Entity",
+                         "errors": [f"Review body is required for {event}"]}  # fmt: skip
+        if event is None and any(r["state"] == "PENDING" for r in self.reviews_on(number)):
+            return 422, {"message": "Unprocessable Entity",
+                         "errors": ["User can only have one pending review per pull request"]}  # fmt: skip
+        commit = body.get("commit_id")
+        if commit is not None and not self._in_pull(pr, str(commit)):
+            return 422, {"message": "Unprocessable Entity",
+                         "errors": [f"Commit {commit} is not part of the pull request"]}  # fmt: skip
+        if refused := self._too_long("PullRequestReview", body.get("body"), simple=True):
+            return refused
+        files = {f["filename"]: f for f in self.pull_files[number]}
+        for c in body.get("comments", []):
+            if refused := self._too_long("PullRequestReviewComment", c.get("body"), simple=True):
+                return refused
+            f = files.get(c.get("path"))
+            if f is None or c.get("line") not in right_side_lines(f.get("patch")):
+                return 422, {
+                    "message": "Unprocessable Entity",
+                    "errors": ["Pull request review thread line must be part of the diff"],
+                }
+        return None
+
+    def _in_pull(self, pr: JSON, sha: str) -> bool:
+        """A commit of the PR: reachable from its head, not already on its base."""
+        if sha not in self.commits:
+            return False
+        return self._descends(pr["head"]["sha"], sha) and not self._descends(pr["base"]["sha"], sha)
+
     def _edit_review(self, number: str, rid: str, body: JSON, **_: Any) -> tuple[int, Any]:
         review = self.reviews.get(int(rid))
         if review is None or review["pull_number"] != int(number):
             return 404, {"message": "Not Found"}
-        review["body"] = body.get("body", "")
+        if not isinstance(body.get("body"), str):
+            return 422, {"message": "Unprocessable Entity", "errors": ["Body is required"]}
+        if refused := self._too_long("PullRequestReview", body["body"], simple=True):
+            return refused
+        review["body"] = body["body"]
         return 200, review
 
     def _list_review_comments(self, number: str, **_: Any) -> tuple[int, Any]:
         return 200, [c for c in self.review_comments.values() if c["pull_number"] == int(number)]
 
     def _pulls_for_commit(self, sha: str, **_: Any) -> tuple[int, Any]:
-        return 200, [p for p in self.pulls.values()
+        # "pull-request-simple": no `merged` (merged_at says it).
+        return 200, [{k: v for k, v in p.items() if k != "merged"} for p in self.pulls.values()
                      if sha in (p["head"]["sha"], p.get("merge_commit_sha"))]  # fmt: skip
 
     def _create_status(self, sha: str, body: JSON, **_: Any) -> tuple[int, Any]:
         if sha not in self.commits:
             return 422, {"message": "No commit found for SHA"}
         if body.get("state") not in {"error", "failure", "pending", "success"}:
-            return 422, {"message": "Validation Failed"}
+            return self._invalid("Status", "state", "invalid")
+        if len(body.get("description") or "") > 140:
+            return self._invalid("Status", "description", "custom",
+                                 "description is too long (maximum is 140 characters)")  # fmt: skip
         status = {"id": next(self._ids), "state": body["state"],
                   "context": body.get("context", "default"),
                   "description": body.get("description", ""),
@@ -878,10 +1159,11 @@ class FakeGitHub:
         return 201, status
 
     def _latest_statuses(self, sha: str) -> list[JSON]:
+        """The newest status per context, oldest context first (as GitHub orders them)."""
         seen: dict[str, JSON] = {}
         for s in self.statuses.get(sha, []):
             seen.setdefault(s["context"], s)
-        return list(seen.values())
+        return sorted(seen.values(), key=lambda s: s["id"])
 
     def _combined_status(self, ref: str, **_: Any) -> tuple[int, Any]:
         sha = self._resolve(ref)
@@ -1064,7 +1346,7 @@ class FakeGitHub:
         status = {"id": next(self._ids), "state": body["state"],
                   "description": body.get("description", ""),
                   "environment": self.deployments[int(did)]["environment"],
-                  "log_url": body.get("log_url"), "created_at": self.now()}  # fmt: skip
+                  "log_url": body.get("log_url") or "", "created_at": self.now()}  # fmt: skip
         self.deployment_statuses[int(did)].append(status)
         return 201, status
 
@@ -1077,7 +1359,23 @@ class FakeGitHub:
         return (200, found) if found else (404, {"message": "Not Found"})
 
     def _put_environment(self, env: str, body: JSON | None, **_: Any) -> tuple[int, Any]:
-        data = {"id": next(self._ids), "name": env, "protection_rules": [],
-                **(body or {})}  # fmt: skip
+        body = body or {}
+        eid = next(self._ids)
+        rules: list[JSON] = []
+        if body.get("wait_timer"):
+            rules.append({"id": next(self._ids), "node_id": f"GA_{eid}", "type": "wait_timer",
+                          "wait_timer": int(body["wait_timer"])})  # fmt: skip
+        if body.get("reviewers"):
+            rules.append({"id": next(self._ids), "node_id": f"GA_{eid}r",
+                          "type": "required_reviewers", "prevent_self_review": False,
+                          "reviewers": body["reviewers"]})  # fmt: skip
+        when = self.now()
+        data = {
+            "id": eid, "node_id": f"EN_{eid}", "name": env,
+            "url": f"{self.base_url}/repos/{self.repo.full_name}/environments/{env}",
+            "html_url": f"http://127.0.0.1:9/{self.repo.full_name}/deployments/{env}",
+            "created_at": when, "updated_at": when, "protection_rules": rules,
+            "deployment_branch_policy": body.get("deployment_branch_policy"),
+        }  # fmt: skip
         self.environments[env] = data
         return 200, data

@@ -37,7 +37,6 @@ from bot.toolchain import Toolchain
 from tests.conftest import ROOT, git_commit
 from tests.test_check_discovery import ALL_CHECKS, bot_cli
 from tests.test_llm_offline import copy_platform
-from tests.test_validate import GOOD_BUCKET
 
 QUEUE = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
 DEV = "account_id: '111111111111'\nregion: us-east-1\n"

@@ -1,10 +1,12 @@
 """The platform's Helm releases under helm-values/: specs, seed numbers, IRSA wiring.
 
-The charts themselves are not in the repository (and tests have no network),
-so these tests check what we wrote: every release.yaml parses into the model,
-versions are pinned, the effective values per environment (values.yaml
-deep-merged with values-<env>.yaml, as helm merges them) carry the seed's
-numbers, and IRSA annotations name the role of the right account.
+The charts themselves are not in the repository, and their public repositories
+are out of the tests' reach (they talk to 127.0.0.1 only), so these tests check
+what we wrote: every release.yaml parses into the model, versions are pinned,
+the effective values per environment (values.yaml deep-merged with
+values-<env>.yaml, as helm merges them) carry the seed's numbers, and IRSA
+annotations name the role of the right account. The last test shows what the
+kube check says when it cannot reach those repositories.
 """
 
 from __future__ import annotations
@@ -276,25 +278,39 @@ def test_kubecost_proxy_manifests_pass_schemas_and_guard(tmp_path: Path, tools: 
     assert ids == {"guard/K8S_RUN_AS_NON_ROOT"}
 
 
-def test_validate_reports_uncached_platform_charts_as_skipped(
+def test_validate_reports_unreachable_platform_charts_as_not_checked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The platform's releases point at public chart repositories. Tests reach only
+    127.0.0.1, so every https request goes to a proxy there that refuses connections:
+    the same answer a runner without network gets. Each release must then fail the run
+    as NOT checked, naming its repository, rather than pass or vanish as skipped."""
     from typer.testing import CliRunner
 
     from bot.cli import app
+    from tests.chartrepo import closed_port_url
 
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", closed_port_url())
     monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path))  # an empty chart cache
     result = CliRunner().invoke(
         app, ["validate", "--root", str(ROOT), "--check", "kube", "--format", "json"]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     findings = json.loads(result.output)["findings"]
-    assert {f["path"] for f in findings} == {
+    assert sorted(f["path"] for f in findings) == sorted(
         f"helm-values/{name}/release.yaml" for name in RELEASES
-    }
+    )
     assert {(f["check_id"], f["severity"]) for f in findings} == {
-        ("kube/chart-unavailable", "info")
+        ("kube/chart-pull-failed", "error")
     }
-    velero = next(f for f in findings if f["resource"] == "velero")
-    assert "velero 11.0.0" in velero["message"]
-    assert "helm pull velero --repo https://vmware-tanzu.github.io/helm-charts" in velero["message"]
+    for f in findings:
+        spec = REPO.releases[f["resource"]].spec
+        assert f["message"].startswith(
+            f"release {f['resource']} was NOT checked: chart {spec.chart} {spec.version} "
+            f"from {spec.repository}: helm pull failed: "
+        )
+        assert "proxyconnect" in f["message"]
+        assert f["extra"]["repository"] == spec.repository
+    assert list(tmp_path.iterdir()) == []  # nothing half-pulled is left in the cache

@@ -1,14 +1,18 @@
-"""The kube check: real helm, real cfn-guard, kubernetes-validate's schemas.
+"""The kube check: real helm, real cfn-guard, kubernetes-validate's schemas, and a real
+Helm chart repository on 127.0.0.1 (tests/chartrepo.py) that every chart is pulled from.
 
 Each test builds a tiny repository in tmp_path (stacks/, environments/,
-helm-values/, guard/kubernetes copied from this repo) whose release points at
-the chart vendored under tests/charts via file://.
+helm-values/web, guard/kubernetes copied from this repo) whose release names a
+chart of that chart repository; none of the charts is in the repository under test.
 """
 
 from __future__ import annotations
 
-import shutil
+import json
+import os
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +33,29 @@ from bot.checks.kube import (
     pick_schema_version,
     validate_in_process,
 )
+from bot.cloud.charts import (
+    ChartCacheError,
+    ChartFetcher,
+    ChartSource,
+    chart_cache_dir,
+    chart_source,
+    pull_command,
+    repository_problem,
+)
 from bot.findings import Finding, Severity
 from bot.repo.model import Release, ReleaseSpec, Repository
 from bot.toolchain import Toolchain
+from tests.chartrepo import (
+    CHARTS,
+    ChartRepo,
+    chart_yaml,
+    closed_port_url,
+    release_repo,
+    serve_charts,
+    serve_oci_registry,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-CHARTS = ROOT / "tests" / "charts"
 ALL_GUARD_RULES = {
     "guard/K8S_RESOURCE_LIMITS",
     "guard/K8S_NO_PRIVILEGED",
@@ -42,71 +63,24 @@ ALL_GUARD_RULES = {
     "guard/K8S_RUN_AS_NON_ROOT",
     "guard/K8S_ALLOWED_REGISTRIES",
 }
-EKS_STACK = """\
-AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  KubernetesVersion:
-    Type: String
-    Default: "1.33"
-Resources:
-  Cluster:
-    Type: AWS::EKS::Cluster
-    Properties:
-      Version: !Ref KubernetesVersion
-      RoleArn: arn:aws:iam::111111111111:role/eks
-      ResourcesVpcConfig:
-        SubnetIds: [subnet-1]
-"""
+
+
+@pytest.fixture(scope="module")
+def chart_repo(tools: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepo]:
+    with serve_charts(tools.require("helm").path, tmp_path_factory.mktemp("served")) as repo:
+        yield repo
 
 
 @pytest.fixture(autouse=True)
-def empty_chart_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep a developer's real chart cache out of every test."""
+def chart_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh chart cache per test, outside the repository under test."""
     cache = tmp_path / "chart-cache"
-    cache.mkdir()
     monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(cache))
     return cache
 
 
-def _dump(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-
-
-def make_repo(
-    root: Path,
-    *,
-    values: dict[str, Any] | None = None,
-    env_values: dict[str, dict[str, Any]] | None = None,
-    release: dict[str, Any] | None = None,
-    kube_versions: dict[str, str | None] | None = None,
-) -> Repository:
-    (root / "stacks").mkdir(parents=True)
-    (root / "stacks" / "eks-cluster.yaml").write_text(EKS_STACK, encoding="utf-8")
-    shutil.copytree(ROOT / "guard" / "kubernetes", root / "guard" / "kubernetes")
-    shutil.copytree(CHARTS, root / "tests" / "charts")
-    accounts = {"dev": "111111111111", "tst": "222222222222", "prd": "333333333333"}
-    versions = kube_versions or {}
-    for env, account in accounts.items():
-        data: dict[str, Any] = {"account_id": account, "region": "us-east-1"}
-        if versions.get(env, "1.34") is not None:
-            data["kubernetes_version"] = versions.get(env, "1.34")
-        _dump(root / "environments" / f"{env}.yaml", data)
-    folder = root / "helm-values" / "web"
-    spec = {
-        "chart": "web-app",
-        "repository": "file://tests/charts/web-app",
-        "version": "0.3.1",
-        "namespace": "web",
-        "cluster_stack": "eks-cluster",
-        **(release or {}),
-    }
-    _dump(folder / "release.yaml", spec)
-    _dump(folder / "values.yaml", values or {"service": {"type": "NodePort", "nodePort": 30446}})
-    per_env = env_values or {"dev": {}, "tst": {}, "prd": {"replicaCount": 2}}
-    for env, data in per_env.items():
-        _dump(folder / f"values-{env}.yaml", data)
-    return Repository(root)
+def make_repo(root: Path, repository: str, **kwargs: Any) -> Repository:
+    return Repository(release_repo(root, repository, **kwargs))
 
 
 def run_kube(repo: Repository, tools: Toolchain) -> list[Finding]:
@@ -120,20 +94,43 @@ def noncompliant_values() -> dict[str, Any]:
     return data
 
 
-# ---- end to end -------------------------------------------------------------
+def validate_subprocess(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The production entry point in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "validate", "--root", str(root),
+         "--check", "kube", "--format", "json"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
 
 
-def test_compliant_chart_passes_in_every_environment(tmp_path: Path, tools: Toolchain) -> None:
-    repo = make_repo(tmp_path / "repo")
+# ---- end to end: charts pulled from the chart repository ---------------------
+
+
+def test_compliant_chart_passes_in_every_environment(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, chart_cache: Path
+) -> None:
+    since = len(chart_repo.requests)
+    repo = make_repo(tmp_path / "repo", chart_repo.url)
     assert run_kube(repo, tools) == []
+    # From the chart repository (the noncompliant tests show this same path does report).
+    assert "/web-app-0.3.1.tgz" in chart_repo.fetched(since)
+    # One archive in the cache, named by chart and version, and no half-done pull left.
+    (cached,) = chart_cache.iterdir()
+    assert cached.name.startswith("web-app-0.3.1-") and cached.suffix == ".tgz"
 
 
-def test_compliant_chart_renders_what_the_values_say(tmp_path: Path, tools: Toolchain) -> None:
+def test_pulled_chart_renders_what_the_values_say(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, chart_cache: Path
+) -> None:
     """Guards against a check that passes because nothing was rendered."""
-    repo = make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo", chart_repo.url)
     release = repo.releases["web"]
-    chart = tmp_path / "repo" / "tests" / "charts" / "web-app"
-    cmd = helm_template_command(tools.require("helm").path, release, chart, "prd", "1.34")
+    helm = tools.require("helm").path
+    chart = ChartFetcher(helm, chart_cache, tmp_path / "work", os.environ).fetch(
+        release.spec, "web"
+    )
+    assert isinstance(chart, Path), chart
+    cmd = helm_template_command(helm, release, chart, "prd", "1.34")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
     docs = {d["kind"]: d for d in yaml.safe_load_all(out) if d}
     assert set(docs) == {"ServiceAccount", "Service", "Deployment"}
@@ -142,10 +139,45 @@ def test_compliant_chart_renders_what_the_values_say(tmp_path: Path, tools: Tool
     assert docs["Deployment"]["metadata"]["namespace"] == "web"
 
 
-def test_noncompliant_values_fail_every_guard_rule_and_the_strict_schema(
-    tmp_path: Path, tools: Toolchain
+def test_noncompliant_chart_from_the_repository_is_reported_rule_by_rule(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
 ) -> None:
-    repo = make_repo(tmp_path / "repo", values=noncompliant_values())
+    """`infra-bot validate --check kube` in a fresh process on a release whose chart is
+    non-compliant by default; the repository under test holds a compliant impostor of
+    the same name and version in every place the old check looked (a file:// folder and
+    .infra-bot/charts), and the findings show the repository's chart was rendered."""
+    since = len(chart_repo.requests)
+    root = release_repo(
+        tmp_path / "repo", chart_repo.url,
+        release={"chart": "noncompliant", "version": "0.1.0"},
+        values={}, env_values={"dev": {}, "tst": {}, "prd": {}},
+    )  # fmt: skip
+    impostor = root / ".infra-bot" / "charts"
+    impostor.mkdir(parents=True)
+    web_app = CHARTS / "web-app"
+    subprocess.run(
+        [str(tools.require("helm").path), "package", str(web_app), "-d", str(impostor)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    (impostor / "web-app-0.3.1.tgz").rename(impostor / "noncompliant-0.1.0.tgz")
+    env = {**os.environ, "INFRA_BOT_CHART_DIR": str(tmp_path / "cache")}
+    proc = validate_subprocess(root, env)
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(proc.stdout)["findings"]
+    by_rule: dict[str, set[str]] = {}
+    for f in findings:
+        by_rule.setdefault(f["check_id"], set()).add(f["message"][:5])
+    assert set(by_rule) == ALL_GUARD_RULES | {"kube/schema"}
+    assert all(envs == {"[dev]", "[tst]", "[prd]"} for envs in by_rule.values())
+    assert all("Deployment/web-noncompliant" in f["message"] for f in findings)
+    assert {f["path"] for f in findings} == {"helm-values/web/values.yaml"}
+    assert "/noncompliant-0.1.0.tgz" in chart_repo.fetched(since)
+
+
+def test_noncompliant_values_fail_every_guard_rule_and_the_strict_schema(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    repo = make_repo(tmp_path / "repo", chart_repo.url, values=noncompliant_values())
     findings = run_kube(repo, tools)
     guard = [f for f in findings if f.check_id.startswith("guard/")]
     assert {f.check_id for f in guard} == ALL_GUARD_RULES
@@ -165,9 +197,9 @@ def test_noncompliant_values_fail_every_guard_rule_and_the_strict_schema(
 
 
 def test_cluster_newer_than_shipped_schemas_uses_newest_and_says_so(
-    tmp_path: Path, tools: Toolchain
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
 ) -> None:
-    repo = make_repo(tmp_path / "repo", values=noncompliant_values(),
+    repo = make_repo(tmp_path / "repo", chart_repo.url, values=noncompliant_values(),
                      kube_versions={"prd": "1.99"})  # fmt: skip
     schema = {f.message[:5]: f for f in run_kube(repo, tools) if f.check_id == "kube/schema"}
     prd = dict(schema["[prd]"].extra)
@@ -178,82 +210,179 @@ def test_cluster_newer_than_shipped_schemas_uses_newest_and_says_so(
     assert "schema_note" not in dict(schema["[dev]"].extra)
 
 
-def test_unavailable_chart_is_one_skipped_info_finding(tmp_path: Path, tools: Toolchain) -> None:
-    repo = make_repo(
-        tmp_path / "repo",
-        release={"chart": "signoz", "repository": "https://charts.signoz.io", "version": "0.71.0"},
-    )
+def test_unreachable_repository_is_an_error_saying_the_release_was_not_checked(
+    tmp_path: Path, tools: Toolchain
+) -> None:
+    url = closed_port_url()
+    repo = make_repo(tmp_path / "repo", url)
     report = run_checks(repo, all_targets(repo, ()), tools, only=["kube"])
-    assert len(report.findings) == 1
     (finding,) = report.findings
-    assert finding.check_id == "kube/chart-unavailable"
-    assert finding.severity is Severity.INFO
+    assert finding.check_id == "kube/chart-pull-failed"
+    assert finding.severity is Severity.ERROR
     assert finding.path == "helm-values/web/release.yaml"
-    assert "skipped" in finding.message
-    assert "signoz 0.71.0" in finding.message
-    assert "helm pull signoz --repo https://charts.signoz.io --version 0.71.0" in finding.message
-    assert not report.failed(Severity.ERROR)
-
-
-def test_chart_from_the_cache_as_helm_package_output(
-    tmp_path: Path, tools: Toolchain, empty_chart_cache: Path
-) -> None:
-    subprocess.run(
-        [str(tools.require("helm").path), "package", str(CHARTS / "web-app"),
-         "-d", str(empty_chart_cache)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    assert (empty_chart_cache / "web-app-0.3.1.tgz").is_file()
-    repo = make_repo(
-        tmp_path / "repo",
-        values=noncompliant_values(),
-        release={"repository": "https://charts.example.com"},
+    assert finding.resource == "web"
+    assert finding.message.startswith(
+        f"release web was NOT checked: chart web-app 0.3.1 from {url}: helm pull failed:"
     )
-    ids = {f.check_id for f in run_kube(repo, tools)}
-    assert ids >= ALL_GUARD_RULES
-    assert "kube/chart-unavailable" not in ids
+    assert "connection refused" in finding.message
+    assert report.failed(Severity.ERROR)
 
 
-def test_cached_chart_of_another_version_is_not_used(
-    tmp_path: Path, tools: Toolchain, empty_chart_cache: Path
+def test_pinned_digest_that_matches_is_rendered(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
 ) -> None:
-    shutil.copytree(CHARTS / "web-app", empty_chart_cache / "web-app")
-    repo = make_repo(
-        tmp_path / "repo", release={"repository": "https://charts.example.com", "version": "0.4.0"}
+    digest = chart_repo.digest(chart_repo.folder / "noncompliant-0.1.0.tgz")
+    repo = make_repo(tmp_path / "repo", chart_repo.url,
+                     release={"chart": "noncompliant", "version": "0.1.0", "digest": digest})  # fmt: skip
+    assert {f.check_id for f in run_kube(repo, tools)} == ALL_GUARD_RULES | {"kube/schema"}
+
+
+def test_digest_mismatch_is_refused_not_rendered_and_not_cached(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, chart_cache: Path
+) -> None:
+    actual = chart_repo.digest(chart_repo.folder / "noncompliant-0.1.0.tgz")
+    pinned = "sha256:" + "0" * 64
+    repo = make_repo(tmp_path / "repo", chart_repo.url,
+                     release={"chart": "noncompliant", "version": "0.1.0", "digest": pinned})  # fmt: skip
+    (finding,) = run_kube(repo, tools)
+    assert finding.check_id == "kube/chart-digest-mismatch"
+    assert finding.severity is Severity.ERROR
+    assert "NOT checked" in finding.message
+    assert f"has digest {actual}, but release.yaml pins {pinned}" in finding.message
+    assert not any(p.suffix == ".tgz" for p in chart_cache.iterdir())
+
+
+def test_chart_from_an_oci_registry_is_pulled_and_checked(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    """oci:// too: the pinned digest is the chart layer's, the archive's own sha256."""
+    with serve_oci_registry() as registry:
+        digest = registry.push(chart_repo.folder / "noncompliant-0.1.0.tgz")
+        repo = make_repo(tmp_path / "repo", registry.url,
+                         release={"chart": "noncompliant", "version": "0.1.0", "digest": digest})  # fmt: skip
+        ids = {f.check_id for f in run_kube(repo, tools)}
+    assert ids == ALL_GUARD_RULES | {"kube/schema"}
+    assert f"GET /v2/charts/noncompliant/blobs/{digest}" in registry.requests
+
+
+def test_chart_missing_from_an_oci_registry_is_not_checked(
+    tmp_path: Path, tools: Toolchain
+) -> None:
+    with serve_oci_registry() as registry:
+        repo = make_repo(tmp_path / "repo", registry.url)
+        (finding,) = run_kube(repo, tools)
+    assert finding.check_id == "kube/chart-pull-failed"
+    assert f"from {registry.url}: helm pull failed:" in finding.message
+    assert "not found" in finding.message
+
+
+def test_cached_archive_is_checked_against_a_digest_pinned_later(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    """The cache is no way around the pin: the first run caches the archive, the second
+    pins another digest and is refused from the cache, without the network."""
+    root = release_repo(tmp_path / "repo", chart_repo.url)
+    assert run_kube(Repository(root), tools) == []
+    spec = yaml.safe_load((root / "helm-values/web/release.yaml").read_text())
+    spec["digest"] = "sha256:" + "1" * 64
+    (root / "helm-values/web/release.yaml").write_text(yaml.safe_dump(spec))
+    since = len(chart_repo.requests)
+    (finding,) = run_kube(Repository(root), tools)
+    assert finding.check_id == "kube/chart-digest-mismatch"
+    assert chart_repo.fetched(since) == []
+
+
+def test_archive_holding_another_chart_than_the_pinned_one_is_refused(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    """A repository's index may say anything; the archive's own Chart.yaml decides."""
+    chart_repo.publish(
+        "impostor", "0.1.0", [("web-app/Chart.yaml", chart_yaml("web-app", "0.3.1"))]
     )
-    findings = run_kube(repo, tools)
-    assert [f.check_id for f in findings] == ["kube/chart-unavailable"]
-    assert "web-app 0.4.0" in findings[0].message
+    repo = make_repo(tmp_path / "repo", chart_repo.url,
+                     release={"chart": "impostor", "version": "0.1.0"})  # fmt: skip
+    (finding,) = run_kube(repo, tools)
+    assert finding.check_id == "kube/chart-refused"
+    assert "the archive holds chart web-app 0.3.1, not impostor 0.1.0" in finding.message
 
 
-def test_file_repository_outside_the_checkout_is_refused(tmp_path: Path, tools: Toolchain) -> None:
-    shutil.copytree(CHARTS / "web-app", tmp_path / "elsewhere" / "web-app")
-    repo = make_repo(tmp_path / "repo", release={"repository": "file://../elsewhere/web-app"})
-    findings = run_kube(repo, tools)
-    assert [f.check_id for f in findings] == ["kube/chart-unavailable"]
-    assert "outside the repository" in findings[0].message
+@pytest.mark.parametrize("kind", ["http", "oci"])
+def test_deploy_names_the_chart_the_way_helm_accepts_it(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, kind: str
+) -> None:
+    """The deploy (bot.cloud.helm) renders and upgrades by reference, not from the cache:
+    its `helm template` argv must reach the same chart in both kinds of repository
+    (helm refuses `--repo oci://...`)."""
+    from bot.cloud.helm import template_args
+
+    with serve_oci_registry() as registry:
+        registry.push(chart_repo.folder / "web-app-0.3.1.tgz")
+        url = chart_repo.url if kind == "http" else registry.url
+        release = make_repo(tmp_path / "repo", url).releases["web"]
+        proc = subprocess.run(
+            [str(tools.require("helm").path), *template_args(release, "prd")],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    kinds = {d["kind"] for d in yaml.safe_load_all(proc.stdout) if d}
+    assert kinds == {"ServiceAccount", "Service", "Deployment"}
 
 
-def test_repo_chart_with_a_symlink_is_refused(tmp_path: Path, tools: Toolchain) -> None:
-    repo = make_repo(tmp_path / "repo")
-    secret = tmp_path / "runner-secret.txt"
-    secret.write_text("token")
-    (repo.root / "tests" / "charts" / "web-app" / "leak.txt").symlink_to(secret)
-    findings = run_kube(repo, tools)
-    assert [f.check_id for f in findings] == ["kube/chart-unavailable"]
-    assert "contains symlinks" in findings[0].message
+def test_unwritable_chart_cache_is_a_finding_not_a_crash(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-folder").write_text("a file where the cache should be")
+    monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path / "not-a-folder" / "charts"))
+    (finding,) = run_kube(make_repo(tmp_path / "repo", chart_repo.url), tools)
+    assert finding.check_id == "kube/chart-pull-failed"
+    assert "cannot write to the chart cache" in finding.message
+
+
+def test_second_run_renders_from_the_cache_without_pulling(
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
+) -> None:
+    repo = make_repo(tmp_path / "repo", chart_repo.url, values=noncompliant_values())
+    first = run_kube(repo, tools)
+    since = len(chart_repo.requests)
+    assert run_kube(Repository(repo.root), tools) == first
+    assert chart_repo.fetched(since) == []
+
+
+@pytest.mark.parametrize(
+    ("release", "reason"),
+    [
+        (
+            {"repository": "file://tests/charts/web-app"},
+            "file:// charts would come from the checkout",
+        ),
+        ({"repository": "file://../elsewhere"}, "file:// charts would come from the checkout"),
+        # A range such as "^0.3" or "../web-app" as a name is already a RepoError (model).
+        ({"version": "0.3"}, "is not one exact version"),
+        ({"version": "latest"}, "is not one exact version"),
+        ({"repository": "http://169.254.169.254/latest"}, "link-local"),
+        ({"repository": "https://user:pw@charts.example.com"}, "must not carry credentials"),
+    ],
+)
+def test_release_that_would_pull_from_a_bad_place_is_refused_without_pulling(
+    tmp_path: Path, tools: Toolchain, release: dict[str, str], reason: str
+) -> None:
+    repo = make_repo(tmp_path / "repo", "https://charts.invalid", release=release)
+    (finding,) = run_kube(repo, tools)
+    assert finding.check_id == "kube/chart-refused"
+    assert finding.severity is Severity.ERROR
+    assert "NOT checked" in finding.message
+    assert reason in finding.message
 
 
 def test_helm_render_error_is_an_error_finding_for_that_environment(
-    tmp_path: Path, tools: Toolchain
+    tmp_path: Path, tools: Toolchain, chart_repo: ChartRepo
 ) -> None:
     repo = make_repo(
-        tmp_path / "repo",
+        tmp_path / "repo", chart_repo.url,
         env_values={"dev": {}, "tst": {"image": {"tag": ""}}, "prd": {}},
-    )
-    findings = run_kube(repo, tools)
-    assert len(findings) == 1
-    (finding,) = findings
+    )  # fmt: skip
+    (finding,) = run_kube(repo, tools)
     assert finding.check_id == "kube/render-failed"
     assert finding.severity is Severity.ERROR
     assert finding.message.startswith("[tst] helm template failed for release web:")
@@ -261,19 +390,17 @@ def test_helm_render_error_is_an_error_finding_for_that_environment(
     assert "\x1b" not in finding.message
 
 
-def test_validate_command_exits_nonzero_on_noncompliant_release(
-    tmp_path: Path, tools: Toolchain
+def test_malformed_digest_in_release_yaml_is_a_clear_error(
+    tmp_path: Path, chart_repo: ChartRepo
 ) -> None:
-    from typer.testing import CliRunner
-
-    from bot.cli import app
-
-    repo = make_repo(tmp_path / "repo", values=noncompliant_values())
-    result = CliRunner().invoke(
-        app, ["validate", "--root", str(repo.root), "--check", "kube", "--format", "json"]
-    )
-    assert result.exit_code == 1, result.output
-    assert "K8S_NO_PRIVILEGED" in result.output
+    root = release_repo(tmp_path / "repo", chart_repo.url, release={"digest": "md5:abc"})
+    env = {**os.environ, "INFRA_BOT_CHART_DIR": str(tmp_path / "cache")}
+    proc = validate_subprocess(root, env)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    message = "".join(proc.stderr.split())  # the error is wrapped to the terminal's width
+    assert "helm-values/web/release.yaml:digest:" in message
+    assert "mustbesha256:<64lowercasehexdigits>" in message
 
 
 # ---- pure parts -------------------------------------------------------------
@@ -338,7 +465,9 @@ def test_helm_command_keeps_names_out_of_flag_position(tmp_path: Path) -> None:
 def test_kube_version_fallbacks(
     tmp_path: Path, env_version: str | None, stack: bool, expected: str
 ) -> None:
-    repo = make_repo(tmp_path / "repo", kube_versions={"dev": env_version})
+    repo = make_repo(
+        tmp_path / "repo", "https://charts.invalid", kube_versions={"dev": env_version}
+    )
     if not stack:
         (repo.root / "stacks" / "eks-cluster.yaml").unlink()
         repo = Repository(repo.root)
@@ -399,3 +528,82 @@ def test_in_process_validation_reports_custom_resources_without_schema() -> None
     assert "TargetGroupBinding (elbv2.k8s.aws/v1beta1)" in by_id["kube/schema-missing"].message
     assert "ConfigMap/x at data" in by_id["kube/schema"].message
     assert len(by_id["kube/schema"].message) < 700
+
+
+def _source(repository: str) -> ChartSource:
+    spec = ReleaseSpec(chart="web-app", repository=repository, version="0.3.1", namespace="web")
+    source = chart_source(spec)
+    assert isinstance(source, ChartSource), source
+    return source
+
+
+def test_pull_command_for_an_http_repository() -> None:
+    cmd = pull_command(Path("/bin/helm"), _source("https://charts.example.com/"), Path("/d"))
+    assert cmd == ["/bin/helm", "pull", "--repo=https://charts.example.com", "--version=0.3.1",
+                   "--destination=/d", "--", "web-app"]  # fmt: skip
+
+
+def test_pull_command_for_an_oci_registry() -> None:
+    cmd = pull_command(Path("/bin/helm"), _source("oci://public.ecr.aws/team"), Path("/d"))
+    assert cmd == ["/bin/helm", "pull", "--version=0.3.1", "--destination=/d", "--",
+                   "oci://public.ecr.aws/team/web-app"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("registry", "plain"),
+    [("oci://localhost:5000/c", True), ("oci://127.0.0.1:5000/c", True),
+     ("oci://[::1]:5000/c", True), ("oci://127.0.0.1.example.com/c", False),
+     ("oci://registry.example.com/c", False)],
+)  # fmt: skip
+def test_plain_http_only_for_a_registry_on_this_machine(registry: str, plain: bool) -> None:
+    cmd = pull_command(Path("/bin/helm"), _source(registry), Path("/d"))
+    assert ("--plain-http" in cmd) is plain
+
+
+def test_cache_key_differs_per_repository() -> None:
+    one, other = _source("https://a.example.com"), _source("https://b.example.com")
+    assert one.key.startswith("web-app-0.3.1-") and one.key.endswith(".tgz")
+    assert one.key != other.key
+
+
+@pytest.mark.parametrize(
+    ("repository", "problem"),
+    [
+        ("https://charts.example.com", None),
+        ("http://127.0.0.1:8879", None),
+        ("oci://registry.example.com/charts", None),
+        ("file:///etc", "file://"),
+        ("ftp://charts.example.com", "not an https://"),
+        ("https://", "names no host"),
+        ("https://charts.example.com/?token=x", "query or fragment"),
+        ("http://169.254.169.254", "link-local"),
+        ("http://[fd00:ec2::254]", "link-local"),
+    ],
+)
+def test_repository_problem(repository: str, problem: str | None) -> None:
+    found = repository_problem(repository)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+def test_default_chart_cache_is_the_user_cache(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert chart_cache_dir(workspace, environ, tmp_path / "home") == (
+        tmp_path / "xdg" / "infra-bot" / "charts"
+    )
+    assert chart_cache_dir(workspace, {}, tmp_path / "home") == (
+        tmp_path / "home" / ".cache" / "infra-bot" / "charts"
+    )
+
+
+def test_chart_cache_inside_the_checkout_is_refused_however_it_is_named(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / ".infra-bot" / "charts").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(workspace / ".infra-bot")
+    for given in (workspace / ".infra-bot" / "charts", workspace, tmp_path / "alias" / "charts"):
+        with pytest.raises(ChartCacheError, match="inside the checkout being validated"):
+            chart_cache_dir(workspace, {"INFRA_BOT_CHART_DIR": str(given)}, tmp_path)
+    # And a home inside the checkout does not sneak the default cache in either.
+    with pytest.raises(ChartCacheError, match="the default chart cache"):
+        chart_cache_dir(workspace, {}, workspace)

@@ -23,6 +23,7 @@ from bot.llm.offline import (
 )
 from bot.repo.model import Repository
 from bot.toolchain import Toolchain
+from tests.chartrepo import closed_port_url
 from tests.conftest import ROOT
 
 CATALOGUE = {
@@ -98,9 +99,16 @@ def test_each_request_writes_the_expected_files(
 
 
 def test_every_catalogue_change_passes_every_check(
-    generated: dict[str, dict[str, str]], tmp_path: Path, tools: Toolchain
-) -> None:
+    generated: dict[str, dict[str, str]], tmp_path: Path, tools: Toolchain,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     """All catalogue changes together on one copy (they touch different files), one engine run."""
+    # The two releases' charts live in public repositories, out of the tests' reach:
+    # a refusing proxy on 127.0.0.1 makes that certain, and they are reported as not checked.
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", closed_port_url())
+    monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path.with_name(f"{tmp_path.name}-charts")))
     root = copy_platform(tmp_path)
     for files in generated.values():
         for rel, text in files.items():
@@ -110,7 +118,12 @@ def test_every_catalogue_change_passes_every_check(
     repo = Repository(root)
     paths = [root / p for p in related_paths(root, changed)]
     report = run_checks(repo, targets_for_paths(repo, paths, ()), tools)
-    blocking = [f for f in report.findings if f.severity >= Severity.WARNING]
+    not_checked = {f.resource for f in report.findings if f.check_id == "kube/chart-pull-failed"}
+    assert not_checked == {"headlamp", "velero"}
+    blocking = [
+        f for f in report.findings
+        if f.severity >= Severity.WARNING and f.check_id != "kube/chart-pull-failed"
+    ]  # fmt: skip
     assert blocking == [], "\n".join(
         f"{f.path}:{f.line} {f.check_id} {f.message}" for f in blocking
     )

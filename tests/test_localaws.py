@@ -12,8 +12,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,15 +84,3 @@ def test_port_in_use_is_a_clear_error(local_aws) -> None:
                           env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-def test_a_long_wait_says_what_it_waits_for() -> None:
-    now = [0.0]
-    said: list[str] = []
-    clock = Clock(sleep=lambda s: now.__setitem__(0, now[0] + s), monotonic=lambda: now[0],
-                  poll_seconds=10)  # fmt: skip
-    with pytest.raises(WaitTimeoutError):
-        poll_until(lambda: "CREATE_PENDING", lambda s: False, clock, 95, "change set x of s",
-                   say=said.append, state=str)  # fmt: skip
-    assert said and said[0].startswith("still waiting for change set x of s (now CREATE_PENDING)")
-    assert len(said) == 3

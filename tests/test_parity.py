@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bench.corpus import DEFAULT_DEST, corpus_files
+from bench.corpus import DEFAULT_DEST, sample
 from bot.cli import app
 from bot.toolchain import Toolchain
 from tests.conftest import ROOT
@@ -31,7 +31,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail("template corpus missing: run `make test` (it runs `python -m bench.corpus`)")
     root = tmp_path_factory.mktemp("corpus")
     (root / "stacks").mkdir()
-    for f in corpus_files(DEFAULT_DEST, SAMPLE):
+    for f in sample(DEFAULT_DEST, SAMPLE):  # every corpus folder
         shutil.copy(f, root / "stacks" / f.name)
     shutil.copytree(ROOT / "guard", root / "guard")
     return root

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import findings_cache
 from bot.checks.base import Check, CheckContext, Coverage, Status, Targets
 from bot.checks.discovery import Registry, registry, select
 from bot.findings import Finding, Severity
@@ -113,7 +114,7 @@ def run_checks(
     # cfn-lint is pure Python and holds the GIL; guard and helm are subprocesses,
     # so running checks in threads lets those use the second core meanwhile.
     with ThreadPoolExecutor(max_workers=max(1, len(ids))) as pool:
-        futures = {i: pool.submit(_run_one, checks[i], ctx) for i in ids}
+        futures = {i: pool.submit(findings_cache.wrap(_run_one), checks[i], ctx) for i in ids}
         results = [futures[i].result() for i in ids]
     findings = [f for found, _ in results for f in found]
     return Report(sorted(set(findings)), targets, ids, [cov for _, cov in results])

@@ -1,11 +1,15 @@
 """The Kubernetes check: render every Helm release per environment, then validate it.
 
-For each release and environment: find the chart locally (never download it
-here: a PR must not make the bot fetch arbitrary URLs), `helm template` it with
-the shared and the environment's values, then check every rendered document
-against the Kubernetes JSON schemas (strict: unknown fields are errors) and the
-guard rules under guard/kubernetes. A chart that is not available locally is
-reported as skipped (INFO), never passed silently.
+For each release: pull its pinned chart from its repository into a cache
+outside the checkout (bot.cloud.charts; never from the checkout itself, which
+is the pull request), then per environment `helm template` it with the shared
+and the environment's values and check every rendered document against the
+Kubernetes JSON schemas (strict: unknown fields are errors) and the guard rules
+under guard/kubernetes. helm runs with an allowlisted environment
+(bot.cloud.helmenv). A chart that cannot be pulled, fails its pinned digest or
+is refused (symlinks, unsafe archive) is an ERROR saying the release was NOT
+checked: an unchecked release must not let a pull request through as if it
+had passed.
 
 Findings point at the release's values.yaml: the rendered manifests exist only
 in a temp dir, and the values file is where a reviewer would fix them.
@@ -17,7 +21,6 @@ import json
 import os
 import re
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,15 +32,15 @@ from packaging.version import Version
 
 from bot.checks.base import Check, CheckContext, Input
 from bot.checks.guard import parse_report, run_guard
+from bot.cloud.charts import ChartCacheError, ChartFetcher, ChartProblem, chart_cache_dir
+from bot.cloud.helmenv import helm_env, prepare_home
 from bot.findings import Finding, Severity
 from bot.render.text import strip_controls
 from bot.repo.model import Release, Repository
-from bot.repo.safeyaml import UnsafeYamlError, load_all_data, load_data
+from bot.repo.safeyaml import UnsafeYamlError, load_all_data
 from bot.subproc import tool_env
 from bot.toolchain import Tool
 
-CHART_DIR_ENV = "INFRA_BOT_CHART_DIR"
-DEFAULT_CHART_DIR = Path(".infra-bot") / "charts"
 K8S_RULES_DIR = Path("guard") / "kubernetes"
 DEFAULT_KUBE_VERSION = "1.34"
 HELM_TIMEOUT = 120.0
@@ -45,6 +48,7 @@ KUBECONFORM_TIMEOUT = 300.0
 STDERR_LIMIT = 1500
 PROBLEM_LIMIT = 400
 HELP_URL = "https://helm.sh/docs/helm/helm_template/"
+PULL_HELP_URL = "https://helm.sh/docs/helm/helm_pull/"
 SCHEMA_HELP_URL = "https://kubernetes.io/docs/reference/kubernetes-api/"
 
 # Helm's own rules for release names and Kubernetes' for namespaces. Checked
@@ -58,107 +62,42 @@ _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 # ---- pure decisions ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChartLookup:
-    """Where a release's chart is, or why it is not there."""
-
-    path: Path | None
-    reason: str = ""
-
-
 def values_path(release: Release, repo: Repository) -> str:
     return repo.rel(release.folder / "values.yaml")
 
 
-def pull_hint(release: Release) -> str:
-    spec = release.spec
-    if spec.repository.startswith("oci://"):
-        ref = f"{spec.repository.rstrip('/')}/{spec.chart}"
-        return f"`helm pull {ref} --version {spec.version} -d {DEFAULT_CHART_DIR}`"
-    return (
-        f"`helm pull {spec.chart} --repo {spec.repository} --version {spec.version} "
-        f"-d {DEFAULT_CHART_DIR}`"
-    )
-
-
-def unavailable_finding(release: Release, repo: Repository, reason: str) -> Finding:
+def not_checked_finding(release: Release, repo: Repository, problem: ChartProblem) -> Finding:
+    """A release whose chart was not rendered: an error, so "not checked" never reads as passed."""
     spec = release.spec
     return Finding(
         path=repo.rel(release.folder / "release.yaml"),
         line=0,
         column=0,
-        check_id="kube/chart-unavailable",
-        severity=Severity.INFO,
+        check_id=f"kube/chart-{problem.kind.value}",
+        severity=Severity.ERROR,
         message=(
-            f"skipped: chart {spec.chart} {spec.version} is not available locally "
-            f"({reason}); to check this release, run {pull_hint(release)} "
-            f"(or point {CHART_DIR_ENV} at a folder holding {spec.chart}-{spec.version}.tgz)"
+            f"release {release.name} was NOT checked: chart {spec.chart} {spec.version} "
+            f"from {spec.repository}: {problem.reason}"
         ),
         tool="helm",
-        help_url=HELP_URL,
+        help_url=PULL_HELP_URL,
         resource=release.name,
+        extra=(("repository", spec.repository), ("reason", problem.kind.value)),
     )
 
 
-def _chart_version(chart_yaml: Path) -> str | None:
-    try:
-        data = load_data(chart_yaml)
-    except (UnsafeYamlError, OSError):
-        return None
-    return str(data.get("version")) if isinstance(data, dict) else None
-
-
-def _within(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def locate_chart(release: Release, repo_root: Path, cache_dir: Path) -> ChartLookup:
-    """A local chart for the release: a file:// folder in the repo, or the chart cache."""
-    if release.spec.repository.startswith("file://"):
-        return _repo_chart(release, repo_root)
-    return _cached_chart(release, cache_dir, repo_root)
-
-
-def _repo_chart(release: Release, repo_root: Path) -> ChartLookup:
-    spec = release.spec
-    base = repo_root / spec.repository.removeprefix("file://")
-    # The path comes from a PR: it may only point inside the checkout.
-    if not _within(base, repo_root):
-        return ChartLookup(None, f"{spec.repository} points outside the repository")
-    for folder in (base, base / spec.chart):
-        if (folder / "Chart.yaml").is_file():
-            # helm follows symlinks into .Files, and rendered values can end up in
-            # finding messages: a chart from a PR must not reach outside itself.
-            if folder.is_symlink() or any(p.is_symlink() for p in folder.rglob("*")):
-                return ChartLookup(None, f"{_rel(folder, repo_root)} contains symlinks")
-            found = _chart_version(folder / "Chart.yaml")
-            if found == spec.version:
-                return ChartLookup(folder.resolve())
-            return ChartLookup(None, f"{_rel(folder, repo_root)} has version {found}")
-    return ChartLookup(None, f"no Chart.yaml under {spec.repository}")
-
-
-def _cached_chart(release: Release, cache_dir: Path, repo_root: Path) -> ChartLookup:
-    spec = release.spec
-    packed = cache_dir / f"{spec.chart}-{spec.version}.tgz"
-    if packed.is_file() and tarfile.is_tarfile(packed):
-        return ChartLookup(packed.resolve())
-    unpacked = cache_dir / spec.chart
-    # A missing Chart.yaml reads as version None, which never matches.
-    if _chart_version(unpacked / "Chart.yaml") == spec.version:
-        return ChartLookup(unpacked.resolve())
-    return ChartLookup(None, f"not in the chart cache {_rel(cache_dir, repo_root)}")
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def cache_refused_finding(releases: Iterable[Release], reason: str) -> Finding:
+    names = ", ".join(sorted(r.name for r in releases))
+    return Finding(
+        path="",
+        line=0,
+        column=0,
+        check_id="kube/chart-cache-refused",
+        severity=Severity.ERROR,
+        message=f"{reason} Not checked: {names}.",
+        tool="infra-bot",
+        help_url=PULL_HELP_URL,
+    )
 
 
 def invalid_release(release: Release) -> str | None:
@@ -257,14 +196,16 @@ class Rendered:
     docs: tuple[dict[str, Any], ...]
 
 
-def render(helm: Path, job: RenderJob) -> Rendered | Finding:
-    """Run `helm template` (argv, no shell, bounded time); an error becomes a Finding."""
+def render(helm: Path, job: RenderJob, helm_environ: dict[str, str]) -> Rendered | Finding:
+    """Run `helm template` (argv, no shell, bounded time, allowlisted environment);
+    an error becomes a Finding."""
     release, env, values = job.release, job.env, job.values_path
     cmd = helm_template_command(helm, release, job.chart, env, job.kube_version)
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False, env=tool_env()
-        )
+            cmd, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False,
+            env=helm_environ,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         return _render_error(
             release, env, values, f"helm template timed out after {HELM_TIMEOUT:.0f}s"
@@ -502,21 +443,19 @@ def _no_rules_finding() -> Finding:
 # ---- the check --------------------------------------------------------------
 
 
-def chart_cache_dir(repo_root: Path, environ: dict[str, str] | os._Environ[str]) -> Path:
-    explicit = environ.get(CHART_DIR_ENV)
-    return Path(explicit) if explicit else repo_root / DEFAULT_CHART_DIR
+ChartFetch = Callable[[Release], Path | ChartProblem]
 
 
 def plan_release(
-    repo: Repository, release: Release, cache: Path, envs: tuple[str, ...]
+    repo: Repository, release: Release, fetch: ChartFetch, envs: tuple[str, ...]
 ) -> tuple[list[RenderJob], list[Finding]]:
     """The renders one release needs, or the findings that say why it cannot render."""
     values = values_path(release, repo)
     if problem := invalid_release(release):
         return [], [_render_error(release, "all", values, problem)]
-    lookup = locate_chart(release, repo.root, cache)
-    if lookup.path is None:
-        return [], [unavailable_finding(release, repo, lookup.reason)]
+    chart = fetch(release)
+    if isinstance(chart, ChartProblem):
+        return [], [not_checked_finding(release, repo, chart)]
     jobs: list[RenderJob] = []
     problems: list[Finding] = []
     for env in envs:
@@ -526,7 +465,7 @@ def plan_release(
                 _render_error(release, env, values, f"kubernetes_version {version!r} is invalid")
             )
         else:
-            jobs.append(RenderJob(release, lookup.path, env, version, values))
+            jobs.append(RenderJob(release, chart, env, version, values))
     return jobs, problems
 
 
@@ -551,24 +490,38 @@ class KubeCheck(Check):
     def run(self, ctx: CheckContext) -> list[Finding]:
         if not ctx.targets.releases:
             return []
-        # Trusted: the cache of the checkout the bot runs from, never the PR's.
-        cache = ctx.repo.policy.chart_cache(os.environ)
+        try:
+            cache = chart_cache_dir(ctx.repo.root, os.environ, Path.home())
+        except ChartCacheError as exc:
+            return [cache_refused_finding(ctx.targets.releases, str(exc))]
         envs = ctx.targets.environments or tuple(ctx.repo.environments)
-        findings: list[Finding] = []
-        jobs: list[RenderJob] = []
-        for release in ctx.targets.releases:
-            release_jobs, problems = plan_release(ctx.repo, release, cache, envs)
-            jobs += release_jobs
-            findings += problems
-        if not jobs:
-            return findings
         helm = ctx.tools.require("helm").path
-        # Charts render independently and helm is a subprocess: a few at a time.
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            results = list(pool.map(lambda job: render(helm, job), jobs))
+        # Pulled charts, helm's homes and rendered files live only as long as this run.
+        with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as tmp:
+            work = Path(tmp)
+            fetcher = ChartFetcher(helm, cache, work, os.environ)
+            jobs, findings = self._plan(ctx, envs, lambda r: fetcher.fetch(r.spec, r.name))
+            if not jobs:
+                return findings
+            environ = helm_env(prepare_home(work / "render-home"), os.environ)
+            # Charts render independently and helm is a subprocess: a few at a time.
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                results = list(pool.map(lambda job: render(helm, job, environ), jobs))
         findings += [r for r in results if isinstance(r, Finding)]
         rendered = [r for r in results if isinstance(r, Rendered)]
         return findings + self._validate(ctx, rendered)
+
+    @staticmethod
+    def _plan(
+        ctx: CheckContext, envs: tuple[str, ...], fetch: ChartFetch
+    ) -> tuple[list[RenderJob], list[Finding]]:
+        # Pulls wait on the network, not the CPU: a few at a time.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            planned = list(
+                pool.map(lambda r: plan_release(ctx.repo, r, fetch, envs), ctx.targets.releases)
+            )
+        jobs = [job for release_jobs, _ in planned for job in release_jobs]
+        return jobs, [f for _, problems in planned for f in problems]
 
     @staticmethod
     def _validate(ctx: CheckContext, rendered: list[Rendered]) -> list[Finding]:

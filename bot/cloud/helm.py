@@ -19,6 +19,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Protocol
 
+from bot.cloud.charts import chart_reference
 from bot.repo.model import Release
 from bot.subproc import tool_env
 
@@ -90,9 +91,7 @@ def release_order(releases: dict[str, Release]) -> list[str]:
 def _chart_args(release: Release, env: str) -> list[str]:
     args = [
         release.name,
-        release.spec.chart,
-        "--repo",
-        release.spec.repository,
+        *chart_reference(release.spec),
         "--version",
         release.spec.version,
         "--namespace",

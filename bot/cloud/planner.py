@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from bot.cloud.adapter import CloudFormationApi, NoChangesError
+from bot.cloud.adapter import CloudError, CloudFormationApi, NoChangesError
 from bot.cloud.preview import (
     Outcome,
     StackPreview,
@@ -32,18 +31,6 @@ CHANGE_SET_TIMEOUT = 600.0
 _SETTLED = {"CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE", "DELETE_FAILED"}
 
 
-def _say(line: str) -> None:
-    print(f"infra-bot: {line}", file=sys.stderr, flush=True)
-
-
-def _change_set_state(desc: dict[str, Any] | None) -> str:
-    """What a change set that has not settled is doing, for the waiting message. Pure."""
-    if desc is None:
-        return "not found"
-    reason = f": {desc['StatusReason']}" if desc.get("StatusReason") else ""
-    return f"{desc.get('Status')}, execution {desc.get('ExecutionStatus')}{reason}"
-
-
 def _is_settled(desc: dict[str, Any] | None) -> bool:
     return desc is None or desc.get("Status") in _SETTLED
 
@@ -66,6 +53,19 @@ def deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]
 def plan_stack(
     cfn: CloudFormationApi, spec: StackSpec, clock: Clock, timeout: float = CHANGE_SET_TIMEOUT
 ) -> StackPreview:
+    """The stack's preview; an AWS error (5xx, throttling, an unreadable answer, a refusal)
+    is its FAILED preview with the reason, so the other stacks are still planned."""
+    try:
+        return _plan_stack(cfn, spec, clock, timeout)
+    except CloudError as exc:
+        return StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED,
+                            change_set=spec.change_set_name,
+                            reason=f"{spec.stack_name}: {exc}")  # fmt: skip
+
+
+def _plan_stack(
+    cfn: CloudFormationApi, spec: StackSpec, clock: Clock, timeout: float
+) -> StackPreview:
     stack = cfn.describe_stack(spec.stack_name)
     status = stack.get("StackStatus") if stack else None
     blank = StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED, stack_status=status)
@@ -87,8 +87,6 @@ def plan_stack(
             clock,
             timeout,
             f"change set {spec.change_set_name} of {spec.stack_name}",
-            say=_say,
-            state=_change_set_state,
         )
     except WaitTimeoutError as exc:
         return replace(planned, reason=str(exc))

@@ -18,21 +18,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bot.cloud.purpose import Purpose as Purpose  # noqa: PLC0414 (re-exported for callers)
 from bot.github.actions import log
 from bot.repo.model import Environment
 
 SESSION_NAME = "infra-bot"
-
-
-class Purpose(StrEnum):
-    """Why an environment is opened; decides the role (role_for)."""
-
-    PLAN = "plan"  # change sets, drift, describe: plan_role_arn
-    DEPLOY = "deploy"  # execute, delete, the deploy lock: role_arn
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,17 @@ def parse_description(text: str | None) -> tuple[str, str] | None:
 
 
 def build_spec(
-    repo: Repository, environment: Environment, deployment: Deployment, commit: str
+    repo: Repository,
+    environment: Environment,
+    deployment: Deployment,
+    commit: str,
+    version: str | None = None,
 ) -> StackSpec:
+    """The stack as `commit` deploys it. `version` is the commit its inputs last changed
+    in (bot.cloud.targets.stack_version): the spec's commit, its IaCVersion and tags,
+    so a merge that does not touch a stack leaves it as it is. None: `commit` itself."""
     check_commit(commit)
+    commit = check_commit(version) if version else commit
     path = repo.root / deployment.spec.template_file_path
     if not path.is_file():
         raise RepoError(

@@ -10,14 +10,21 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+Progress = Callable[[str, float], None]
+"""(what is awaited, seconds so far): told on every poll; the receiver decides how often
+to show it (a line every 30 s in Actions logs)."""
+
+
 @dataclass(frozen=True)
 class Clock:
     sleep: Callable[[float], None] = field(default=time.sleep)
     monotonic: Callable[[], float] = field(default=time.monotonic)
     poll_seconds: float = 5.0
+    progress: Progress | None = None
 
-
-SAY_EVERY = 30.0
+    def waiting(self, what: str, started: float) -> None:
+        if self.progress is not None:
+            self.progress(what, self.monotonic() - started)
 
 
 class WaitTimeoutError(TimeoutError):
@@ -25,30 +32,16 @@ class WaitTimeoutError(TimeoutError):
 
 
 def poll_until(
-    fetch: Callable[[], T],
-    done: Callable[[T], bool],
-    clock: Clock,
-    timeout: float,
-    what: str,
-    say: Callable[[str], None] | None = None,
-    state: Callable[[T], str] | None = None,
+    fetch: Callable[[], T], done: Callable[[T], bool], clock: Clock, timeout: float, what: str
 ) -> T:
-    """Call `fetch` until `done(result)`; WaitTimeoutError after `timeout` seconds.
-
-    With `say`, a long wait is not silent: every SAY_EVERY seconds it names what it
-    waits for, the state it last saw (`state`) and how long it has waited."""
-    start = clock.monotonic()
-    deadline = start + timeout
-    said = start
+    """Call `fetch` until `done(result)`; WaitTimeoutError after `timeout` seconds."""
+    started = clock.monotonic()
+    deadline = started + timeout
     while True:
         result = fetch()
         if done(result):
             return result
-        now = clock.monotonic()
-        if now >= deadline:
+        if clock.monotonic() >= deadline:
             raise WaitTimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
-        if say is not None and now - said >= SAY_EVERY:
-            seen = f" (now {state(result)})" if state is not None else ""
-            say(f"still waiting for {what}{seen}: {now - start:.0f} s of {timeout:.0f} s")
-            said = now
+        clock.waiting(what, started)
         clock.sleep(clock.poll_seconds)

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-
-err_console = Console(stderr=True, highlight=False)
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -20,7 +17,9 @@ def repo_root(start: Path | None = None) -> Path:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
+    from rich.console import Console
+
     from bot.redact import active
 
-    err_console.print(f"[bold red]error:[/] {active().text(message)}")
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {active().text(message)}")
     return typer.Exit(code)

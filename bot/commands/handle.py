@@ -53,18 +53,32 @@ def handle(
             help="With --stage execute: the plan job's `plan` output (JSON).",
         ),
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every check; ignore the findings cache.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(envvar="INFRA_BOT_FINDINGS_CACHE", help="Findings cache directory."),
+    ] = None,
 ) -> None:
     """Handle the GitHub event of this workflow run ($GITHUB_EVENT_NAME, $GITHUB_EVENT_PATH)."""
+    from bot import findings_cache
     from bot.github.actions import log
     from bot.github.api import GitHubError
     from bot.settings import Settings, SettingsError
 
+    cache = (
+        None
+        if no_cache
+        else findings_cache.FindingsCache(cache_dir or findings_cache.default_dir())
+    )
     try:
         settings = Settings.from_env()
         if stage not in {None, "plan", "execute"}:
             raise SettingsError(f"--stage {stage!r}: want `plan` or `execute`")
-        outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run,
-                             stage=stage, plan=plan)  # fmt: skip
+        with findings_cache.using(cache):
+            outcome = run_handle(settings, workspace=workspace, sarif=sarif, env=env, run=run,
+                                 stage=stage, plan=plan)  # fmt: skip
     except SettingsError as exc:
         raise fail(str(exc)) from None
     except GitHubError as exc:

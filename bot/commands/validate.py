@@ -45,10 +45,19 @@ def validate(
         help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
         "(default: --root). The PR workflow passes the base commit's.",
     ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Run every check; neither read nor write the findings cache."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None,
+        envvar="INFRA_BOT_FINDINGS_CACHE",
+        help="Findings cache (default: ~/.cache/infra-bot/findings, or under $XDG_CACHE_HOME).",
+    ),
 ) -> None:
     """Run every check in bot.checks: cfn-lint, cfn-guard, the Kubernetes check, cross-stack."""
     from bot.checks.discovery import UnknownCheckError, registry, select
     from bot.findings import Severity
+    from bot.findings_cache import FindingsCache, default_dir, using
     from bot.repo.changes import GitError
     from bot.repo.model import RepoError, Repository
 
@@ -62,7 +71,9 @@ def validate(
     trusted = Policy(policy_root.resolve()) if policy_root else None
     repo = Repository(root.resolve() if root else repo_root(), trusted=trusted)
     try:
-        report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
+        cache = None if no_cache else FindingsCache(cache_dir or default_dir())
+        with using(cache):
+            report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
     text = active().text(_render(report, fmt))

@@ -28,6 +28,55 @@ class GitHubError(RuntimeError):
         self.hint = hint
 
 
+# The typed errors below are what `bot.github.pygithub_api.decipher` turns an
+# answer into; callers that care catch the subclass, the rest catch GitHubError.
+
+
+class RateLimitError(GitHubError):
+    """A primary (x-ratelimit-remaining: 0) or secondary (retry-after) rate limit.
+
+    `wait` is how many seconds GitHub asked us to wait before the next try.
+    """
+
+    def __init__(self, message: str, *, status: int, wait: float, secondary: bool) -> None:
+        super().__init__(message, status=status, hint="GitHub's rate limit; re-run the job later")
+        self.wait = wait
+        self.secondary = secondary
+
+
+class ValidationFailedError(GitHubError):
+    """422: GitHub refused the request's content; `errors` is GitHub's list, as sent."""
+
+    def __init__(self, message: str, *, hint: str, errors: tuple[object, ...] = ()) -> None:
+        super().__init__(message, status=422, hint=hint)
+        self.errors = errors
+
+
+class NotFoundError(GitHubError):
+    """404: it does not exist, or the token may not see it (GitHub answers the same)."""
+
+
+class ForbiddenError(GitHubError):
+    """403 without a rate limit: the token lacks a permission or a scope."""
+
+
+class ServerError(GitHubError):
+    """5xx: GitHub failed; retrying later may help."""
+
+
+class TooManyFilesError(GitHubError):
+    """The PR's file list reached GitHub's cap, so it is not the whole change.
+
+    The true list of changed files has to come from git (a checkout and
+    `git diff --name-status base...head`), never from this endpoint. `files` is
+    what GitHub did list, for a caller that reports the cut (bot.repo.changes).
+    """
+
+    def __init__(self, message: str, *, hint: str, files: tuple[ChangedFile, ...]) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+
+
 class Permission(IntEnum):
     """Repository permission levels, ordered so that `>=` means "at least"."""
 

@@ -10,7 +10,9 @@ makes a request until a method is called.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -19,20 +21,36 @@ from bot.github.api import (
     ChangedFile,
     Comment,
     CommitStatus,
+    ForbiddenError,
     GitHubError,
     InlineComment,
     Issue,
+    NotFoundError,
     OpenedPullRequest,
     Permission,
     PullRequestInfo,
+    RateLimitError,
     Reaction,
     Review,
     ReviewComment,
+    ServerError,
     StatusState,
+    TooManyFilesError,
+    ValidationFailedError,
 )
+from bot.render.comments import cap_body
 
 PER_PAGE = 100
-MAX_PAGES = 30  # 3,000 comments or files is far past anything a bot should page through
+# GitHub lists at most 3,000 files of a pull request; a list that long is cut.
+MAX_PR_FILES = 3_000
+# Not a page budget (pages are followed to the end): a guard against a server
+# that answers rel="next" forever. Reaching it is an error, never a silent stop.
+MAX_PAGES = 1_000
+# Waiting out a rate limit: at most this many tries and this many seconds in all
+# (a primary limit resets within the hour; a job should fail before that).
+RATE_LIMIT_TRIES = 3
+MAX_RATE_LIMIT_WAIT = 900.0
+SECONDARY_DEFAULT_WAIT = 60.0  # GitHub: wait at least a minute when no retry-after is sent
 
 _HINTS = {
     401: "the token is missing or expired; the workflow must pass GITHUB_TOKEN",
@@ -43,25 +61,103 @@ _HINTS = {
     422: "GitHub rejected the request's content (a line outside the diff, a branch "
     "name, or a validation rule)",
 }
+_LINK = re.compile(r'<(?P<url>[^>]+)>;\s*rel="(?P<rel>[^"]+)"')
 
 
-def _error(exc: Exception, what: str) -> GitHubError:
-    status = getattr(exc, "status", None)
-    data = getattr(exc, "data", None)
-    detail = data.get("message", "") if isinstance(data, dict) else ""
-    hint = _HINTS.get(status or 0, "GitHub kept failing after retries" if status else "")
-    return GitHubError(f"GitHub {what} failed: {status} {detail}".strip(), status=status, hint=hint)
+def _detail(data: Any) -> tuple[str, tuple[object, ...]]:
+    """GitHub's `message` and `errors` (strings or objects) from an error body."""
+    if not isinstance(data, dict):
+        return (str(data)[:200] if data else ""), ()
+    errors = data.get("errors")
+    return str(data.get("message") or ""), tuple(errors) if isinstance(errors, list) else ()
 
 
-def make_retry(total: int = 4, backoff: float = 1.0, secondary_wait: float = 60.0) -> Any:
-    """Retry 5xx and secondary rate limits with exponential backoff (never other 4xx)."""
-    from github import GithubRetry
+def _error_text(error: object) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or error)
+    return str(error)
 
-    return GithubRetry(
+
+def decipher(status: int, headers: Mapping[str, str], data: Any, *, what: str, now: float) -> Any:
+    """GitHub's answer -> its data, or the typed error it means (pure; raises).
+
+    The one place an answer is classified: rate limits (429, or 403 with
+    x-ratelimit-remaining 0, a retry-after or GitHub's "secondary rate limit"
+    message) before permissions, because GitHub sends both as 403.
+    """
+    if status < 400:
+        return data
+    h = {k.lower(): v for k, v in headers.items()}
+    message, errors = _detail(data)
+    text = f"GitHub {what} failed: {status} {message}".strip()
+    secondary = "secondary rate limit" in message.lower() or "retry-after" in h
+    primary = h.get("x-ratelimit-remaining") == "0"
+    if status == 429 or (status == 403 and (primary or secondary)):
+        if "retry-after" in h:
+            wait = _seconds(h["retry-after"])
+        elif primary and not secondary:
+            wait = max(0.0, _seconds(h.get("x-ratelimit-reset", "0")) - now)
+        else:
+            wait = SECONDARY_DEFAULT_WAIT
+        raise RateLimitError(text, status=status, wait=wait, secondary=secondary or not primary)
+    hint = _HINTS.get(status, "")
+    if status == 422:
+        shown = "; ".join(_error_text(e) for e in errors)
+        raise ValidationFailedError(f"{text}: {shown}" if shown else text, hint=hint, errors=errors)
+    if status == 404:
+        raise NotFoundError(text, status=status, hint=hint)
+    if status == 403:
+        raise ForbiddenError(text, status=status, hint=hint)
+    if status >= 500:
+        raise ServerError(text, status=status, hint="GitHub kept failing after retries")
+    raise GitHubError(text, status=status, hint=hint)
+
+
+def _seconds(value: str) -> float:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return SECONDARY_DEFAULT_WAIT
+
+
+def next_link(headers: Mapping[str, str]) -> str | None:
+    """The rel="next" URL of a `Link` header, if there is one."""
+    link = {k.lower(): v for k, v in headers.items()}.get("link", "")
+    for match in _LINK.finditer(link):
+        if "next" in match["rel"].split():
+            return match["url"]
+    return None
+
+
+def _error(exc: Exception, what: str, now: float | None = None) -> GitHubError:
+    """A PyGithub exception as the typed error `decipher` makes of it."""
+    status = getattr(exc, "status", None) or 0
+    try:
+        decipher(status, getattr(exc, "headers", None) or {}, getattr(exc, "data", None),
+                 what=what, now=time.time() if now is None else now)  # fmt: skip
+    except GitHubError as error:
+        return error
+    return GitHubError(f"GitHub {what} failed: {status}", status=status or None)
+
+
+def make_retry(total: int = 4, backoff: float = 1.0) -> Any:
+    """Retry 5xx with exponential backoff, in urllib3; never a 4xx.
+
+    Rate limits (403/429) are not retried here: `PyGithubAPI` waits them out by
+    GitHub's headers through its injectable `sleep`, after `decipher`.
+    """
+    from requests.adapters import Retry  # urllib3's, as requests (a declared dependency) exports it
+
+    return Retry(
         total=total,
+        connect=total,
+        read=total,
+        status=total,
         backoff_factor=backoff,
-        secondary_rate_wait=secondary_wait,
-        max_rate_limit_wait=max(secondary_wait, 300.0),
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=None,  # writes too, as PyGithub's own GithubRetry does
+        respect_retry_after_header=False,
+        raise_on_status=True,
     )
 
 
@@ -165,11 +261,15 @@ class PyGithubAPI:
         retry: Any = None,
         write_pause: float = 1.0,
         bot_login: str | Callable[[], str] = GITHUB_ACTIONS_LOGIN,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
     ) -> None:
         """`token` is GITHUB_TOKEN; `auth` (a PyGithub Auth, e.g. from
         `app_installation_auth`) replaces it when given. `bot_login` is who the comments
         written with it are by (GITHUB_TOKEN's: github-actions[bot]), or how to find out
-        (an App: app_bot_login), asked the first time it is needed."""
+        (an App: app_bot_login), asked the first time it is needed. `sleep` and `clock`
+        are how rate limits are waited out (tests pass the fake's clock)."""
         from github import Auth, Github
 
         self._repository = repository
@@ -189,6 +289,9 @@ class PyGithubAPI:
         )
         self._repo_path = f"/repos/{repository}"
         self._default_branch: str | None = None
+        self._sleep = sleep
+        self._clock = clock
+        self._max_wait = max_rate_limit_wait
 
     @property
     def bot_login(self) -> str:
@@ -211,33 +314,64 @@ class PyGithubAPI:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        return self._request(verb, url, what, params=params, body=body, headers=headers)[1]
+
+    def _request(
+        self,
+        verb: str,
+        url: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[dict[str, str], Any]:
+        """One API call; rate limits waited out by GitHub's headers, within bounds."""
         import requests
         from github import GithubException
 
-        try:
-            _, data = self._gh.requester.requestJsonAndCheck(
-                verb, url, parameters=params, headers=headers, input=body
-            )
-        except GithubException as exc:
-            raise _error(exc, what) from None
-        except requests.RequestException as exc:
-            # Retries exhausted (5xx, rate limits) or the network is down.
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            raise GitHubError(
-                f"GitHub {what} failed: {reason or exc}",
-                hint="GitHub kept failing after retries; re-run the job later",
-            ) from None
-        return data
+        waited = 0.0
+        for attempt in range(1, RATE_LIMIT_TRIES + 1):
+            try:
+                answer_headers, data = self._gh.requester.requestJsonAndCheck(
+                    verb, url, parameters=params, headers=headers, input=body
+                )
+                return dict(answer_headers), data
+            except GithubException as exc:
+                error = _error(exc, what, self._clock())
+            except requests.RequestException as exc:
+                # Retries exhausted (5xx) or the network is down.
+                reason = getattr(exc.args[0], "reason", None) if exc.args else None
+                error = ServerError(
+                    f"GitHub {what} failed: {reason or exc}",
+                    hint="GitHub kept failing after retries; re-run the job later",
+                )
+            if not isinstance(error, RateLimitError) or attempt == RATE_LIMIT_TRIES:
+                raise error
+            if waited + error.wait > self._max_wait:
+                raise error
+            self._sleep(error.wait)
+            waited += error.wait
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _pages(
         self, url: str, what: str, params: dict[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
-        for page in range(1, MAX_PAGES + 1):
-            query = {**(params or {}), "per_page": PER_PAGE, "page": page}
-            items = self._call("GET", url, what, params=query)
+        """Every item of a list endpoint: rel="next" links followed to the end."""
+        query: dict[str, Any] | None = {**(params or {}), "per_page": PER_PAGE}
+        next_url: str | None = url
+        pages = 0
+        while next_url is not None:
+            pages += 1
+            if pages > MAX_PAGES:
+                raise GitHubError(
+                    f"GitHub {what} failed: more than {MAX_PAGES} pages",
+                    hint="GitHub kept answering rel=next; this is a bug on its side or ours",
+                )
+            headers, items = self._request("GET", next_url, what, params=query)
             yield from items
-            if len(items) < PER_PAGE:
-                return
+            # The next URL carries the whole query (GitHub's own cursor included).
+            next_url, query = next_link(headers), None
 
     def _repo(self, path: str) -> str:
         return f"{self._repo_path}{path}"
@@ -299,15 +433,25 @@ class PyGithubAPI:
         return pr_from_json(self._call("GET", self._repo(f"/pulls/{number}"), "reading the PR"))
 
     def pull_request_files(self, number: int) -> list[ChangedFile]:
-        return [
+        """The PR's files; TooManyFilesError at GitHub's cap, where the list is incomplete."""
+        files = [
             ChangedFile(
                 f["filename"],
                 f.get("status", "modified"),
-                f.get("patch"),
+                f.get("patch"),  # GitHub leaves it out for binary and large diffs
                 f.get("previous_filename"),
             )
             for f in self._pages(self._repo(f"/pulls/{number}/files"), "listing PR files")
         ]
+        if len(files) >= MAX_PR_FILES:
+            raise TooManyFilesError(
+                f"GitHub listed {len(files)} files of pull request #{number}: its cap, so "
+                "the list may be incomplete",
+                hint="the changed files must come from git (git diff --name-status "
+                "base...head in a checkout), not from the pull request files API",
+                files=tuple(files),
+            )
+        return files
 
     def pull_requests_for_commit(self, sha: str) -> list[PullRequestInfo]:
         items = self._call("GET", self._repo(f"/commits/{sha}/pulls"), "finding the PR")
@@ -320,7 +464,13 @@ class PyGithubAPI:
             "POST",
             self._repo("/pulls"),
             "opening a pull request",
-            body={"title": title, "body": body, "head": head, "base": base, "draft": draft},
+            body={
+                "title": title,
+                "body": cap_body(body),
+                "head": head,
+                "base": base,
+                "draft": draft,
+            },
         )
         return OpenedPullRequest(int(data["number"]), str(data["html_url"]))
 
@@ -387,12 +537,13 @@ class PyGithubAPI:
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
         data = self._call(
             "POST", self._repo("/issues"), "opening an issue",
-            body={"title": title, "body": body, "labels": labels},
+            body={"title": title, "body": cap_body(body), "labels": labels},
         )  # fmt: skip
         return issue_from_json(data)
 
     def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
-        changes = {k: v for k, v in (("body", body), ("state", state)) if v is not None}
+        capped = cap_body(body) if body is not None else None
+        changes = {k: v for k, v in (("body", capped), ("state", state)) if v is not None}
         if changes:
             self._call("PATCH", self._repo(f"/issues/{number}"), "editing an issue", body=changes)
 
@@ -406,7 +557,7 @@ class PyGithubAPI:
             "POST",
             self._repo(f"/issues/{number}/comments"),
             "posting a comment",
-            body={"body": body},
+            body={"body": cap_body(body)},
         )
         return comment_from_json(data)
 
@@ -415,7 +566,7 @@ class PyGithubAPI:
             "PATCH",
             self._repo(f"/issues/comments/{comment_id}"),
             "editing a comment",
-            body={"body": body},
+            body={"body": cap_body(body)},
         )
 
     def add_reaction(self, comment_id: int, reaction: Reaction) -> None:
@@ -445,10 +596,11 @@ class PyGithubAPI:
     ) -> Review:
         payload = {
             "commit_id": commit_sha,
-            "body": body,
+            "body": cap_body(body),
             "event": "COMMENT",
             "comments": [
-                {"path": c.path, "line": c.line, "side": "RIGHT", "body": c.body} for c in comments
+                {"path": c.path, "line": c.line, "side": "RIGHT", "body": cap_body(c.body)}
+                for c in comments
             ],
         }
         data = self._call(
@@ -463,7 +615,7 @@ class PyGithubAPI:
             "PUT",
             self._repo(f"/pulls/{number}/reviews/{review_id}"),
             "editing a review",
-            body={"body": body},
+            body={"body": cap_body(body)},
         )
 
     def list_review_comments(self, number: int) -> list[ReviewComment]:

@@ -20,7 +20,13 @@ from pathlib import Path
 from bot.checks.base import Coverage
 from bot.findings import Finding, Severity
 from bot.github.actions import append_summary, log, write_sarif
-from bot.github.api import ChangedFile, GitHubAPI, PullRequestInfo, StatusState
+from bot.github.api import (
+    ChangedFile,
+    GitHubAPI,
+    PullRequestInfo,
+    StatusState,
+    TooManyFilesError,
+)
 from bot.github.review import ReviewOutcome, post_review
 from bot.repo.policy import Policy, RulesFile, rules_files
 from bot.settings import Settings
@@ -138,7 +144,10 @@ def validate_pull_request(
     from bot.repo.changes import GitError, reviewed_paths
     from bot.repo.model import RepoError
 
-    files = api.pull_request_files(pr.number)
+    try:
+        files = api.pull_request_files(pr.number)
+    except TooManyFilesError as exc:
+        files = list(exc.files)  # cut at GitHub's cap: reviewed_paths refuses it, by name
     paths = changed_paths(files)
     statuses = {f.path: f.status for f in files}
     statuses |= {f.previous_path: "renamed" for f in files if f.previous_path}

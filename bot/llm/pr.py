@@ -16,6 +16,9 @@ from bot.llm.bedrock import Proposer
 from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.render import pr_body, pr_title, refusal
 from bot.llm.workspace import Workspace
+from bot.render.comments import cap_body
+
+PR_CUT_NOTE = "\n\n_… cut to fit GitHub's 65,536-character limit; the diff has every change._"
 
 BRANCH_PREFIX = "infra-bot/"
 # (original repository root, workspace root with the edits) -> markdown
@@ -116,10 +119,12 @@ def _open(
 ) -> Outcome:
     base = github.default_branch()
     branch = branch_name(issue, proposal.title)
+    # Capped before the push: a body GitHub refuses (422) must not leave a branch
+    # without its pull request.
+    body = cap_body(pr_body(proposal, issue, requested_by, cost), note=PR_CUT_NOTE)
     github.create_branch_with_files(
         base, branch, dict(proposal.files), f"{pr_title(proposal)}\n\nRequested in #{issue}."
     )
-    body = pr_body(proposal, issue, requested_by, cost)
     pr = github.open_pull_request(
         pr_title(proposal), body, head=branch, base=base, draft=not proposal.clean
     )

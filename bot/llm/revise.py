@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.github.api import GitHubAPI, Permission, PullRequestInfo
+from bot.github.api import GitHubAPI, Permission, PullRequestInfo, TooManyFilesError
 from bot.llm.bedrock import Proposer
 from bot.llm.loop import BUDGET_TOKENS, MAX_ROUNDS, Checker, Proposal, generate
 from bot.llm.pr import BRANCH_PREFIX
@@ -72,7 +72,12 @@ def _overlay(ws: Workspace, github: GitHubAPI, pr: PullRequestInfo) -> list[str]
     from bot.repo.changes import API_FILE_CAP
 
     paths = []
-    listed = github.pull_request_files(pr.number)
+    try:
+        listed = github.pull_request_files(pr.number)
+    except TooManyFilesError as exc:  # the adapter's error for GitHub's cap
+        raise ChangeListError(
+            f"the pull request has {API_FILE_CAP:,} or more changed files"
+        ) from exc
     if len(listed) >= API_FILE_CAP:
         # GitHub stops listing here: the model would revise a change it cannot see whole.
         raise ChangeListError(f"the pull request has {API_FILE_CAP:,} or more changed files")

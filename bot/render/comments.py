@@ -126,6 +126,18 @@ def split_body(body: str, limit: int = SPLIT_LIMIT) -> list[str]:
     return parts
 
 
+CUT_NOTE = "\n\n_… cut to fit GitHub's 65,536-character limit; the job summary has the rest._"
+
+
+def cap_body(body: str, limit: int = GITHUB_LIMIT, note: str = CUT_NOTE) -> str:
+    """`body` if GitHub accepts its length, else its first part (fences and
+    <details> closed) and `note`: what every body the bot writes goes through."""
+    if len(body) <= limit:
+        return body
+    first = split_body(body, limit - len(note))[0]
+    return (first + note)[:limit]
+
+
 def _lines(body: str, width: int) -> list[str]:
     out: list[str] = []
     for whole in body.split("\n"):

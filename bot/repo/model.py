@@ -27,6 +27,7 @@ HELM_DIR = "helm-values"
 GUARD_DIR = "guard"
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 # arn:<partition>:iam::<account>:role/<optional path/><name>
+SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
 
 
@@ -148,6 +149,16 @@ class ReleaseSpec(BaseModel):
     cluster_stack: str = "eks-cluster"
     # A tuple keeps the spec hashable: Targets holds releases in a set.
     depends_on: tuple[str, ...] = ()
+    # sha256 of the chart archive (index.yaml's `digest`, an OCI chart layer's
+    # digest): when set, the kube check renders only an archive that matches it.
+    digest: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _sha256(cls, digest: str | None) -> str | None:
+        if digest is not None and not SHA256_DIGEST.fullmatch(digest):
+            raise ValueError("must be sha256:<64 lowercase hex digits> (the chart archive's)")
+        return digest
 
     @field_validator("chart")
     @classmethod

@@ -3,7 +3,8 @@
 A pull request is data. Its templates, Helm values and deployment files are what
 the checks look at; the files named here decide how the bot treats them (which
 account and role an environment is, the cost thresholds and usage assumptions,
-the guard rules, cfn-lint's configuration, the chart cache, who may run what).
+the guard rules, cfn-lint's configuration, who may run what). Charts come from
+neither checkout: bot.cloud.charts pulls them into a cache outside both.
 A PR is never judged by its own copy of them: `Policy` points at the checkout
 the bot was installed from (the default branch, or a PR's base commit), and the
 PR workspace's `Repository` carries it (bot.repo.model.Repository.trusted).
@@ -14,7 +15,6 @@ review can say which of them the PR changes (bot.github.rules_changes).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,7 +22,6 @@ from pathlib import Path
 
 from bot.repo import rulepack
 
-CHART_DIR_ENV = "INFRA_BOT_CHART_DIR"
 CFNLINT_NAMES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
 
 # (pattern over a repository-relative path, what the file decides). Order matters:
@@ -117,10 +116,3 @@ class Policy:
             if (self.root / name).is_file():
                 return self.root / name
         return self.root / CFNLINT_NAMES[0]
-
-    def chart_cache(self, environ: Mapping[str, str] | None = None) -> Path:
-        """$INFRA_BOT_CHART_DIR (set by the workflow) or .infra-bot/charts of the trusted
-        checkout: a PR cannot ship the chart its values are rendered with."""
-        env = os.environ if environ is None else environ
-        explicit = env.get(CHART_DIR_ENV, "")
-        return Path(explicit) if explicit else self.root / ".infra-bot" / "charts"

@@ -1,0 +1,1 @@
+"""Attack tests: what a hostile pull request tries, and that it gets nowhere."""

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +126,22 @@ def wrapper(bin_dir: Path, name: str, real: Path, dumps: Path) -> None:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
-def test_cfn_guard_and_helm_do_not_inherit_the_job_secrets(
-    gh: FakeGitHub, tmp_path: Path, tools: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.test_kube_check import make_repo
+@pytest.fixture
+def chart_repo(tools: Any, tmp_path: Path) -> Iterator[Any]:
+    from tests.chartrepo import serve_charts
 
-    repo = make_repo(tmp_path / "repo").root
+    with serve_charts(tools.require("helm").path, tmp_path / "served") as served:
+        yield served
+
+
+def test_cfn_guard_and_helm_do_not_inherit_the_job_secrets(
+    gh: FakeGitHub, tmp_path: Path, tools: Any, monkeypatch: pytest.MonkeyPatch, chart_repo: Any
+) -> None:
+    from tests.chartrepo import release_repo
+
+    # The release's chart comes from a chart repository on 127.0.0.1, never the workspace.
+    repo = release_repo(tmp_path / "repo", chart_repo.url)
+    monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path / "charts"))
     shutil.copytree(ROOT / "guard" / "rules", repo / "guard" / "rules")
     dumps, bin_dir = tmp_path / "dumps", tmp_path / "bin"
     dumps.mkdir()
