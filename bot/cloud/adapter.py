@@ -262,6 +262,12 @@ class Boto3CloudFormation:
             # Usually an empty change set is created FAILED; some endpoints refuse outright.
             if exc.code == "ValidationError" and "No updates are to be performed" in exc.message:
                 raise NoChangesError(exc.message) from None
+            if exc.code in {"AlreadyExists", "AlreadyExistsException"}:
+                # A retry after a lost answer: the first call made it. Its id is returned;
+                # the planner compares its content with the spec before showing it.
+                made = self.describe_change_set(kwargs["StackName"], kwargs["ChangeSetName"])
+                if made and made.get("ChangeSetId"):
+                    return {"Id": made["ChangeSetId"], "StackId": made.get("StackId")}
             raise
 
     def describe_change_set(self, stack_name: str, change_set: str) -> dict[str, Any] | None:
@@ -313,10 +319,26 @@ class Boto3CloudFormation:
         ).get("TemplateBody")
 
     def execute_change_set(self, stack_name: str, change_set: str) -> None:
-        self._call("execute_change_set", StackName=stack_name, ChangeSetName=change_set)
+        """Start `change_set` (an id: the one the deployer verified). Already started, by a
+        retry whose first answer was lost or by someone else, is not an error: it is the
+        verified change set that runs, and the deployer watches it to its end."""
+        try:
+            self._call("execute_change_set", StackName=stack_name, ChangeSetName=change_set)
+        except ApiError as exc:
+            if exc.code not in {"InvalidChangeSetStatus", "InvalidChangeSetStatusException"}:
+                raise
+            desc = self.describe_change_set(stack_name, change_set)
+            started = {"EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED"}
+            if desc is None or desc.get("ExecutionStatus") not in started:
+                raise
 
     def delete_change_set(self, stack_name: str, change_set: str) -> None:
-        self._call("delete_change_set", StackName=stack_name, ChangeSetName=change_set)
+        """Gone already is done (a retry whose first answer was lost finds nothing)."""
+        try:
+            self._call("delete_change_set", StackName=stack_name, ChangeSetName=change_set)
+        except ApiError as exc:
+            if not _not_found(exc):
+                raise
 
     def stack_events(self, stack_name: str) -> list[dict[str, Any]]:
         """Newest first, like the API. One page: callers poll and keep what they saw."""

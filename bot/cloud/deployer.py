@@ -37,6 +37,7 @@ from bot.cloud.events import (
     parse_event,
     rollback_blockers,
 )
+from bot.cloud.levels import Levels
 from bot.cloud.planner import deploy_tags, plan_stack
 from bot.cloud.preview import Outcome, is_no_changes, stack_state_advice, tags_of
 from bot.cloud.spec import CHANGE_SET_PREFIX, TAG_COMMIT, TAG_HASH, StackSpec, parse_description
@@ -375,8 +376,12 @@ def deploy_stacks(
     timeout: float = DEPLOY_TIMEOUT,
     pins: Pins | None = None,
     recovery: Recovery | None = None,
+    levels: Levels | None = None,
 ) -> list[StackResult]:
     """Deploy in order; after the first stack that is not ok, the rest are SKIPPED.
+
+    `levels` (bot.cloud.levels) runs the stacks of one dependency level at once; then
+    a stack that is not ok lets the rest of its level finish and SKIPS later levels.
 
     `prepare` runs before each stack's deploy (a promotion plans it there: its change
     set can only be made once the stacks it imports from exist).
@@ -387,31 +392,37 @@ def deploy_stacks(
     `recovery`: what may be done first to a stack a failed operation left behind
     (None: nothing; the plan stage passes None, the approved stage a Recovery).
     """
-    results: list[StackResult] = []
-    for i, spec in enumerate(specs):
+
+    def one(spec: StackSpec) -> StackResult:
         cfn = cfn_for(spec)
+        stack_pins = pins
         recovered = recover_stack(cfn, spec, clock, recovery) if recovery else None
         if isinstance(recovered, StackResult):
-            res = recovered
-        else:
-            if prepare is not None:
-                prepare(spec)
-            if recovered is not None:
-                pins = _replan_recreated(cfn, spec, clock, pins, prepare is not None)
-            res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout, pins=pins)
-            if res.result is Result.NOT_PLANNED and replan is not None:
-                replan(spec)
-                res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout,
-                                   pins=pins)  # fmt: skip
-            if recovered is not None:
-                res = replace(res, recovered=recovered, message=f"{recovered}; {res.message}")
-        results.append(res)
-        if on_result:
-            on_result(res)
-        if not res.result.ok:
-            results += skipped(specs[i + 1 :], spec.stack)
-            break
-    return results
+            return recovered
+        if prepare is not None:
+            prepare(spec)
+        if recovered is not None:
+            stack_pins = _replan_recreated(cfn, spec, clock, stack_pins, prepare is not None)
+        res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout, pins=stack_pins)
+        if res.result is Result.NOT_PLANNED and replan is not None:
+            replan(spec)
+            res = deploy_stack(cfn, spec, clock, on_event=on_event, timeout=timeout,
+                               pins=stack_pins)  # fmt: skip
+        if recovered is not None:
+            res = replace(res, recovered=recovered, message=f"{recovered}; {res.message}")
+        return res
+
+    def errored(spec: StackSpec, exc: Exception) -> StackResult:
+        # An AWS error outside deploy_stack (a replan, a promotion's plan): this stack's
+        # result, not an exception that loses the others' (bot.cloud.levels).
+        if not isinstance(exc, CloudError):
+            raise exc
+        return api_failure(cfn_for(spec), spec, exc)
+
+    return (levels or Levels()).run(
+        specs, lambda s: s.stack, one, ok=lambda r: r.result.ok, skip=skipped,
+        on_done=on_result, on_error=errored,
+    )  # fmt: skip
 
 
 def _replan_recreated(

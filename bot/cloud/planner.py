@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.cloud.adapter import CloudError, CloudFormationApi, NoChangesError
+from bot.cloud.levels import Levels
 from bot.cloud.preview import (
     Outcome,
     StackPreview,
@@ -203,16 +204,22 @@ def plan_stacks(
     specs: list[StackSpec],
     clock: Clock,
     on_preview: Callable[[StackPreview], None] | None = None,
+    levels: Levels | None = None,
 ) -> list[StackPreview]:
     """Plan every stack in order. A stack whose dependency is new is planned anyway: its
-    change set may fail on a missing import, which the preview reports."""
-    out: list[StackPreview] = []
-    for spec in specs:
-        preview = plan_stack(cfn_for(spec), spec, clock)
-        out.append(preview)
-        if on_preview:
-            on_preview(preview)
-    return out
+    change set may fail on a missing import, which the preview reports. With `levels`,
+    the stacks of a level are planned at once (bot.cloud.levels); an AWS error is that
+    stack's FAILED preview."""
+
+    def failed(spec: StackSpec, exc: Exception) -> StackPreview:
+        if not isinstance(exc, CloudError):
+            raise exc
+        return StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED, reason=str(exc))
+
+    return (levels or Levels()).run(
+        specs, lambda s: s.stack, lambda s: plan_stack(cfn_for(s), s, clock),
+        ok=lambda _p: True, skip=lambda _rest, _failed: [], on_done=on_preview, on_error=failed,
+    )  # fmt: skip
 
 
 def delete_commit_change_sets(cfn: CloudFormationApi, stack_name: str, commit: str) -> list[str]:

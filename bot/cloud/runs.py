@@ -38,6 +38,7 @@ from bot.cloud.helm import (
     deploy_releases,
     list_releases,
 )
+from bot.cloud.levels import MAX_PARALLEL, levels_for
 from bot.cloud.lock import LockError, LockStore, acquire, busy_stacks, lock_name, release
 from bot.cloud.planner import TAG_PREVIOUS, plan_stack, plan_stacks
 from bot.cloud.policy import (
@@ -105,6 +106,8 @@ class EnvRun:
     owner: str = "infra-bot"
     # The role the clients act as (bot.cloud.session.role_for); env_lock refuses PLAN.
     purpose: Purpose = Purpose.DEPLOY
+    # Stacks of one dependency level in flight at once (bot.cloud.levels); 1: serial.
+    parallel: int = MAX_PARALLEL
 
     def cfn_for(self, _spec: StackSpec) -> CloudFormationApi:
         return self.cfn
@@ -194,8 +197,9 @@ def plan_env(
 ) -> list[StackPreview]:
     order = ordered_stacks(run.repo, run.env.name, stacks, changed_since)
     return plan_stacks(
-        run.cfn_for, specs_for(run.repo, run.env.name, order, commit), run.clock, on_preview
-    )
+        run.cfn_for, specs_for(run.repo, run.env.name, order, commit), run.clock, on_preview,
+        levels=levels_for(run.repo, run.env.name, run.parallel),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -289,7 +293,8 @@ def _deploy_locked(
     with env_lock(run):
         results = deploy_stacks(run.cfn_for, specs, run.clock, on_event=on_event,
                                 on_result=on_result, replan=replan, prepare=prepare,
-                                pins=pins, recovery=recovery or Recovery())  # fmt: skip
+                                pins=pins, recovery=recovery or Recovery(),
+                                levels=levels_for(repo, run.env.name, run.parallel))  # fmt: skip
         return results, deploy_helm(run, repo, access, order, results)
 
 
@@ -490,7 +495,8 @@ def plan_promotion(
     repo = _repo_at(target.repo, commit)
     order = ordered_stacks(repo, target.env.name, stacks)
     specs = specs_for(repo, target.env.name, order, commit, _git_root(target.repo))
-    previews = plan_stacks(target.cfn_for, specs, target.clock, on_preview)
+    previews = plan_stacks(target.cfn_for, specs, target.clock, on_preview,
+                           levels=levels_for(repo, target.env.name, target.parallel))  # fmt: skip
     return PromotionOutcome(source.env.name, target.env.name, checks, commit, previews, [])
 
 
