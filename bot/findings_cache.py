@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.findings import Finding, Severity
+from bot.repo.rulepack import pack_root
 
 if TYPE_CHECKING:
     from bot.checks.base import Check, CheckContext, Count, Coverage
@@ -156,6 +157,9 @@ def inputs(ctx: CheckContext) -> dict[str, Any]:
         "releases": [r.name for r in targets.releases],
         "environments": list(targets.environments),
         "inputs": list(_tree(ctx.repo.root)),
+        # The default policy pack: inside the package when installed (then "code" covers
+        # it too), guard/ of the source checkout the bot runs from otherwise.
+        "pack": list(_everything(pack_root())),
         # The trusted checkout the rules come from, when it is not the repository.
         "policy": [str(ctx.repo.policy.root.resolve()), *_tree(ctx.repo.policy.root)]
         if ctx.repo.trusted

@@ -177,8 +177,9 @@ def test_capabilities(tmp_path: Path, resources: str, extra: str, expected: tupl
         ("REVIEW_IN_PROGRESS", True, ""),
         ("CREATE_COMPLETE", True, ""),
         ("UPDATE_ROLLBACK_COMPLETE", True, ""),
-        ("ROLLBACK_COMPLETE", False, "delete-stack"),
-        ("UPDATE_ROLLBACK_FAILED", False, "continue-update-rollback"),
+        ("ROLLBACK_COMPLETE", False, "deletes the empty stack"),
+        ("ROLLBACK_FAILED", False, "delete-stack"),
+        ("UPDATE_ROLLBACK_FAILED", False, "--continue-rollback"),
         ("UPDATE_IN_PROGRESS", False, "busy"),
         ("DELETE_FAILED", False, "failed to delete"),
         ("IMPORT_ROLLBACK_FAILED", False, "repair it"),
@@ -559,3 +560,109 @@ def test_long_change_tables_fold_but_warnings_stay_visible() -> None:
     assert md.index("Stateful resources will be deleted or replaced: `Logs`") < md.index("<details")
     first_row = next(line for line in md.splitlines() if line.startswith("| Remove"))
     assert md.index(first_row) < md.index("| Add |")  # destructive rows first
+
+
+@pytest.mark.parametrize(
+    ("reason", "needle"),
+    [
+        ("No export named platform-dev-VpcId found", "Missing export"),
+        ("User: arn:aws:sts::1:assumed-role/deploy is not authorized to perform: "
+         "iam:CreateRole", "Missing IAM permission"),
+        ("logs-bucket already exists in stack arn:aws:cloudformation:…", "already exists"),
+        ("BucketAlreadyExists: The requested bucket name is not available", "Name taken"),
+        ("VpcID vpc-1 does not exist", "does not exist in this account"),
+        ("Rate exceeded", "throttled"),
+    ],
+)  # fmt: skip
+def test_advice_for_common_causes(reason: str, needle: str) -> None:
+    from bot.cloud.advice import advice_for
+
+    [advice] = advice_for([reason])
+    assert needle in advice
+
+
+def test_advice_for_status_and_unknown_reasons() -> None:
+    from bot.cloud.advice import advice_for
+
+    assert advice_for(["something new"]) == ()
+    [only] = advice_for(["something new"], "ROLLBACK_COMPLETE")
+    assert "deletes the empty stack and creates it again" in only
+    # One piece per cause, the first failure's first.
+    twice = advice_for(["No export named a", "No export named b", "x does not exist"])
+    assert len(twice) == 2 and twice[0].startswith("Missing export")
+
+
+def test_content_checks_accept_unchanged_stacks_and_say_since_when() -> None:
+    from bot.cloud.policy import content_checks
+
+    H2 = "b" * 64  # noqa: N806 - named like the module constants beside it
+
+    described = {"a": _stack("UPDATE_COMPLETE", C1, H1), "b": _stack("UPDATE_COMPLETE", C2, H2)}
+    checks = content_checks(["a", "b"], described, C2, {"a": (C1, H1), "b": (C2, H2)})
+    same = checks[-1]
+    assert same.ok and same.detail == f"at {C2[:12]}: b; a (unchanged since {C1[:12]})"
+    refused = content_checks(["a", "b"], described, C2, {"a": (C2, "f" * 64), "b": (C2, H2)})
+    assert refused[-1].ok is False
+    assert (
+        refused[-1].detail == f"not what {C2[:12]} deploys: a (runs {C1[:12]}, "
+        f"{C2[:12]} deploys {C2[:12]})"
+    )
+
+
+def test_translate_botocore_errors() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
+
+    from bot.cloud.adapter import (
+        ApiError,
+        EndpointError,
+        ServiceError,
+        ThrottledError,
+        UnreadableAnswerError,
+        translate,
+    )
+
+    def client_error(code: str, status: int) -> ClientError:
+        response: Any = {"Error": {"Code": code, "Message": "m"},
+                         "ResponseMetadata": {"HTTPStatusCode": status}}  # fmt: skip
+        return ClientError(response, "ExecuteChangeSet")
+
+    assert isinstance(translate(client_error("Throttling", 400), "x"), ThrottledError)
+    five = translate(client_error("InternalFailure", 503), "x")
+    assert isinstance(five, ServiceError) and "ExecuteChangeSet: AWS failed on its side" in str(
+        five
+    )
+    plain = translate(client_error("ValidationError", 400), "x")
+    assert isinstance(plain, ApiError) and str(plain) == \
+        "ExecuteChangeSet failed: ValidationError: m"  # fmt: skip
+    parse = translate(ResponseParserError("Unable to parse\n<html>"), "describe_stacks")
+    assert isinstance(parse, UnreadableAnswerError) and str(parse).startswith("DescribeStacks:")
+    down = translate(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), "get_template")
+    assert isinstance(down, EndpointError) and "could not be reached" in str(down)
+    # Outside a client call a KeyError is our bug: it is not translated.
+    assert translate(KeyError("k"), "describe_stacks") is None
+    assert isinstance(translate(KeyError("k"), "describe_stacks", in_client=True),
+                      UnreadableAnswerError)  # fmt: skip
+
+
+def test_long_waits_show_a_line_every_30_seconds_then_time_out_clearly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
+    from bot.commands.cloud import WaitReporter
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # Actions logs: plain lines
+    now = [0.0]
+
+    def tick() -> float:
+        now[0] += 5.0
+        return now[0]
+
+    clock = Clock(sleep=lambda _s: None, monotonic=tick, poll_seconds=0, progress=WaitReporter())
+    with pytest.raises(WaitTimeoutError, match="gave up waiting for deletion of s after 120 s"):
+        poll_until(lambda: None, lambda _d: False, clock, 120, "deletion of s")
+    lines = capsys.readouterr().err.splitlines()
+    seconds = [int(line.rsplit(": ", 1)[1].removesuffix(" s")) for line in lines]
+    assert lines and all(line.startswith("still waiting for deletion of s: ") for line in lines)
+    assert all(b - a >= 30 for a, b in zip([0, *seconds], seconds, strict=False))
+    assert seconds == [30, 60, 90, 120]  # each poll takes 5 s of the fake clock

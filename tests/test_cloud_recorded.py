@@ -311,3 +311,124 @@ def test_busy_environment_refuses_a_second_deploy(
     )
     with refused, env_lock(run):
         pytest.fail("entered the lock while a stack was in progress")
+
+
+def _stack(status: str) -> dict[str, Any]:
+    return {"Stacks": [{"StackName": STACK, "StackStatus": status,
+                        "StackId": f"arn:aws:cloudformation:us-east-1:111111111111:stack/{STACK}/1",
+                        "CreationTime": datetime(2026, 11, 20, 10, 0)}]}  # fmt: skip
+
+
+def _gone(stub: Stubber) -> None:
+    stub.add_client_error("describe_stacks", "ValidationError",
+                          f"Stack with id {STACK} does not exist",
+                          expected_params={"StackName": STACK})  # fmt: skip
+
+
+# None: a DEV deploy; {}: PRD's approved job, whose published plan had nothing to run for
+# the stack (a ROLLBACK_COMPLETE stack cannot be previewed) - the new change set is
+# admitted because it was made here and verified by content against the approved commit.
+@pytest.mark.parametrize("pins", [None, {}])
+def test_rollback_complete_stack_is_deleted_recreated_and_deployed(
+    stubbed: tuple[Any, Stubber], pins: dict[str, str] | None
+) -> None:
+    from bot.cloud.deployer import Recovery, deploy_stacks
+
+    client, stub = stubbed
+    s = spec()
+    cs_id = CHANGE_SET_ID
+    stub.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": STACK})
+    stub.add_response("delete_stack", {}, {"StackName": STACK})
+    _gone(stub)  # the deletion is over
+    # Planned again as a new stack (CREATE), its content verified like any other.
+    _gone(stub)
+    stub.add_response("create_change_set", {"Id": cs_id, "StackId": "x"},
+                      {"StackName": STACK, "ChangeSetName": s.change_set_name,
+                       "ChangeSetType": "CREATE", "TemplateBody": s.body, "Parameters": ANY,
+                       "Capabilities": list(s.capabilities), "Tags": ANY,
+                       "Description": s.description})  # fmt: skip
+    desc = {"ChangeSetName": s.change_set_name, "ChangeSetId": cs_id, "StackName": STACK,
+            "Description": s.description, "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE", "Capabilities": list(s.capabilities),
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in s.parameters],
+            "Tags": [{"Key": k, "Value": v} for k, v in s.all_tags().items()],
+            "Changes": [{"Type": "Resource", "ResourceChange": {
+                "Action": "Add", "LogicalResourceId": "Vault",
+                "ResourceType": "AWS::Backup::BackupVault"}}]}  # fmt: skip
+    cs_params = {"StackName": STACK, "ChangeSetName": s.change_set_name,
+                 "IncludePropertyValues": True}  # fmt: skip
+    stub.add_response("describe_change_set", desc, cs_params)
+    stub_template(stub, s)
+    # Then deployed: the new change set, verified again, executed by id.
+    summary = {"ChangeSetName": s.change_set_name, "ChangeSetId": cs_id, "StackName": STACK,
+               "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"}  # fmt: skip
+    stub.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": STACK})
+    stub.add_response("list_change_sets", {"Summaries": [summary]}, {"StackName": STACK})
+    stub.add_response("describe_change_set", desc, cs_params)
+    stub_template(stub, s)
+    stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK})
+    stub.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": cs_id})
+    stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK})
+    stub.add_response("describe_stacks", _stack("CREATE_COMPLETE"), {"StackName": STACK})
+
+    cfn = Boto3CloudFormation(client)
+    [res] = deploy_stacks(lambda _s: cfn, [s], FAST, recovery=Recovery(), pins=pins)
+    assert res.result is Result.DEPLOYED
+    assert res.recovered and "left in ROLLBACK_COMPLETE" in res.recovered
+    assert "created it again" in deploy_markdown("dev", COMMIT, [res])
+
+
+def _rollback_events() -> dict[str, Any]:
+    def event(n: int, logical: str, kind: str, status: str, reason: str = "") -> dict[str, Any]:
+        return {"EventId": str(n), "StackId": "x", "StackName": STACK, "LogicalResourceId": logical,
+                "ResourceType": kind, "ResourceStatus": status, "ResourceStatusReason": reason,
+                "Timestamp": datetime(2026, 11, 20, 10, n)}  # fmt: skip
+
+    # Newest first, as the API lists them.
+    return {"StackEvents": [
+        event(5, STACK, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_FAILED"),
+        event(4, "Vault", "AWS::Backup::BackupVault", "UPDATE_FAILED", "Vault is not empty"),
+        event(3, STACK, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS"),
+        event(2, "Plan", "AWS::Backup::BackupPlan", "UPDATE_FAILED", "before the rollback"),
+    ]}  # fmt: skip
+
+
+def test_update_rollback_failed_lists_what_to_skip_and_continues_once_confirmed(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    from bot.cloud.deployer import Recovery, recover_stack
+
+    client, stub = stubbed
+    cfn = Boto3CloudFormation(client)
+    for _ in range(2):  # without the flag, then skipping a resource that did not fail
+        stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": STACK})
+        stub.add_response("describe_stack_events", _rollback_events(), {"StackName": STACK})
+    blocked = recover_stack(cfn, spec(), FAST, Recovery())
+    assert not isinstance(blocked, str) and blocked is not None
+    assert blocked.result is Result.BLOCKED and [f.logical_id for f in blocked.failures] == [
+        "Vault"
+    ]
+    assert "--continue-rollback --skip-resource Vault" in blocked.message
+    wrong = recover_stack(cfn, spec(), FAST, Recovery(continue_rollback=True, skip=("Plan",)))
+    assert not isinstance(wrong, str) and wrong is not None and wrong.result is Result.BLOCKED
+    assert "--skip-resource Plan did not fail the rollback" in wrong.message
+
+    stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": STACK})
+    stub.add_response("describe_stack_events", _rollback_events(), {"StackName": STACK})
+    stub.add_response("continue_update_rollback", {},
+                      {"StackName": STACK, "ResourcesToSkip": ["Vault"]})  # fmt: skip
+    stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_COMPLETE"), {"StackName": STACK})
+    done = recover_stack(cfn, spec(), FAST, Recovery(continue_rollback=True, skip=("Vault",)))
+    assert done == f"continued the rollback of {STACK}, skipping Vault"
+
+
+def test_without_recovery_a_rollback_complete_stack_is_blocked_and_kept(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    from bot.cloud.deployer import deploy_stacks
+
+    client, stub = stubbed
+    stub.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": STACK})
+    cfn = Boto3CloudFormation(client)
+    [res] = deploy_stacks(lambda _s: cfn, [spec()], FAST)  # no DeleteStack stubbed: none made
+    assert res.result is Result.BLOCKED and "deletes the empty stack" in res.message

@@ -105,12 +105,20 @@ def test_stacks_reach_tst_and_prd_only_after_approval(demo):
     assert prd[1]["state"] == "approved" and prd[1]["approved_by"] == "carol"
 
 
-def test_status_shows_every_environment_at_the_merge_commit(demo):
+def test_status_shows_each_stack_at_the_commit_that_last_changed_it(demo):
+    # The one-bucket PR deploys only the bucket stack: it is at the PR's commit, the
+    # foundation stacks stay at the commit that created them, alike in every environment.
     pr = _thread(demo, True)
     status = next(c["body"] for c in pr["comments"] if "infra-bot:status " in c["body"])
-    commits = set(re.findall(r"CREATE_COMPLETE \| `?([0-9a-f]{12})", status))
-    commits |= set(re.findall(r"UPDATE_COMPLETE \| `?([0-9a-f]{12})", status))
-    assert len(commits) == 1, status
+    rows = re.findall(r"`platform-(dev|tst|prd)-([a-z-]+)` \| [A-Z_]+_COMPLETE \| `([0-9a-f]{12})`",
+                      status)  # fmt: skip
+    by_env: dict[str, dict[str, str]] = {}
+    for env, stack, commit in rows:
+        by_env.setdefault(env, {})[stack] = commit
+    assert by_env["dev"] == by_env["tst"] == by_env["prd"], status
+    dev = by_env["dev"]
+    foundation = {c for s, c in dev.items() if s != "alb-access-logs-bucket"}
+    assert len(foundation) == 1 and dev["alb-access-logs-bucket"] not in foundation, status
     for env in ("dev", "tst", "prd"):
         assert f"platform-{env}-alb-access-logs-bucket" in status
 

@@ -89,12 +89,13 @@ def test_changed_content_is_a_miss(repo: Path, cache: Path) -> None:
     _, after = validate(repo, cache)
     assert validate(repo, cache, "--no-cache")[1] == after
     assert not any(f["check_id"] == "cfn-lint/E3002" for f in after)
-    # A guard rule is an input too: without the rules, no guard findings.
+    # A guard rule is an input too: without the repository's rules the result is
+    # recomputed, and the packaged policy pack still checks (bot/repo/rulepack.py).
     shutil.rmtree(repo / "guard" / "rules")
     (repo / "guard" / "rules").mkdir()
     _, no_rules = validate(repo, cache)
     assert no_rules == validate(repo, cache, "--no-cache")[1]
-    assert not any(str(f["check_id"]).startswith("guard/") for f in no_rules)
+    assert any(str(f["check_id"]).startswith("guard/") for f in no_rules)
 
 
 @pytest.mark.parametrize("junk", [b"", b"{not json", b'{"format": 1}', b"[]", b"\xff\xfe"])
@@ -154,36 +155,43 @@ def test_encode_decode_round_trip() -> None:
     assert back == finding and back.extra == finding.extra
 
 
-def test_kube_hit_and_a_changed_chart_is_a_miss(
-    tmp_path: Path, cache: Path, tools: Toolchain
+def test_kube_hit_and_changed_values_are_a_miss(
+    tmp_path: Path, cache: Path, tools: Toolchain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_kube_check import make_repo as make_kube_repo
+    from tests.chartrepo import release_repo, serve_charts
 
-    root = make_kube_repo(tmp_path / "repo").root
-    clean = validate(root, cache, "--check", "kube")
-    assert clean == (0, [])
-    assert validate(root, cache, "--check", "kube") == clean
-    # The chart lives in the repository (file://), outside helm-values/: still a miss.
-    chart_values = root / "tests" / "charts" / "web-app" / "values.yaml"
-    chart_values.write_text(
-        chart_values.read_text().replace("allowPrivilegeEscalation: false",
-                                         "allowPrivilegeEscalation: true")
-    )  # fmt: skip
-    code, changed = validate(root, cache, "--check", "kube")
-    assert code == 1
-    assert any(f["check_id"] == "guard/K8S_NO_PRIVILEGE_ESCALATION" for f in changed)
-    assert validate(root, cache, "--check", "kube", "--no-cache") == (code, changed)
+    monkeypatch.setenv("INFRA_BOT_CHART_DIR", str(tmp_path / "chart-cache"))
+    with serve_charts(tools.require("helm").path, tmp_path / "served") as charts:
+        root = release_repo(tmp_path / "repo", charts.url)
+        clean = validate(root, cache, "--check", "kube")
+        assert clean == (0, [])
+        pulls = len(charts.fetched())
+        assert pulls >= 1  # the miss pulled the chart from the chart repository
+        assert validate(root, cache, "--check", "kube") == clean
+        # The release's values change: a miss, and the new value is judged.
+        values = root / "helm-values" / "web" / "values.yaml"
+        values.write_text(
+            values.read_text()
+            + "securityContext:\n  allowPrivilegeEscalation: true\n  privileged: true\n",
+            encoding="utf-8",
+        )
+        code, changed = validate(root, cache, "--check", "kube")
+        assert code == 1
+        assert any(str(f["check_id"]).startswith("guard/K8S_") for f in changed)
+        assert validate(root, cache, "--check", "kube", "--no-cache") == (code, changed)
 
 
 def test_the_trusted_policy_checkout_is_part_of_the_key(
     repo: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     policy = tmp_path_factory.mktemp("policy")
-    (policy / "guard" / "rules").mkdir(parents=True)  # trusted: no guard rules at all
+    (policy / "guard" / "rules").mkdir(parents=True)  # trusted: no own rules, the pack's
+    (policy / "guard" / "rules" / "x.guard").write_text("rule SC28_S3_ENCRYPTED {\n    Resources exists\n}\n")
     own = validate(repo, cache)
     trusted = validate(repo, cache, "--policy-root", str(policy))
-    assert any(str(f["check_id"]).startswith("guard/") for f in own[1])
-    assert not any(str(f["check_id"]).startswith("guard/") for f in trusted[1])
+    assert any(f["check_id"] == "guard/SC28_S3_ENCRYPTED" for f in own[1])
+    assert not any(f["check_id"] == "guard/SC28_S3_ENCRYPTED" for f in trusted[1])
     assert validate(repo, cache, "--policy-root", str(policy), "--no-cache") == trusted
+    (policy / "guard" / "rules" / "x.guard").unlink()
     shutil.copytree(ROOT / "guard" / "rules", policy / "guard" / "rules", dirs_exist_ok=True)
     assert validate(repo, cache, "--policy-root", str(policy))[1] == own[1]

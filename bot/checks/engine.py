@@ -64,10 +64,11 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
 
 
 def all_targets(repo: Repository, envs: tuple[str, ...]) -> Targets:
-    return targets_for_paths(
-        repo, [repo.root / d for d in (STACKS_DIR, ENVIRONMENTS_DIR, HELM_DIR)
-               if (repo.root / d).is_dir()], envs
-    )  # fmt: skip
+    folders = [repo.root / d for d in (STACKS_DIR, ENVIRONMENTS_DIR, HELM_DIR)
+               if (repo.root / d).is_dir()]  # fmt: skip
+    # Templates kept outside stacks/, named by a deployment file's template-file-path.
+    elsewhere = [p for p in repo.stack_paths.values() if p.parent != repo.root / STACKS_DIR]
+    return targets_for_paths(repo, folders + elsewhere, envs)
 
 
 def changed_targets(repo: Repository, ref: str, envs: tuple[str, ...]) -> Targets:

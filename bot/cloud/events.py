@@ -115,3 +115,17 @@ def events_since(events: list[StackEvent], start_id: str | None) -> list[StackEv
         if e.event_id == start_id:
             return events[i + 1 :]
     return events
+
+
+def rollback_blockers(newest_first: list[StackEvent]) -> list[FailedResource]:
+    """The resources that failed the latest rollback (UPDATE_ROLLBACK_FAILED): the ones
+    ContinueUpdateRollback may be told to skip. Events as the API lists them."""
+    out: list[FailedResource] = []
+    for e in newest_first:
+        if e.resource_type == "AWS::CloudFormation::Stack":
+            if e.status == "UPDATE_ROLLBACK_IN_PROGRESS":
+                break
+            continue
+        if e.failed and all(f.logical_id != e.logical_id for f in out):
+            out.append(FailedResource(e.logical_id, e.resource_type, e.status, e.reason))
+    return list(reversed(out))

@@ -85,7 +85,11 @@ def acquire(store: LockStore, name: str, owner: str, now: datetime) -> LockRecor
     record = LockRecord(owner, now)
     if store.create(name, record.encode()):
         return record
-    held = LockRecord.decode(store.get(name) or "")
+    value = store.get(name) or ""
+    if value == record.encode():
+        # Our own write: its answer was lost and the retried call found the record.
+        return record
+    held = LockRecord.decode(value)
     raise LockError(
         f"the environment is locked by {held.owner} since {held.since:%Y-%m-%d %H:%M} UTC"
         + (" (stale: `infra-bot unlock` releases it)" if held.stale(now) else "")

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from bot.cloud.adapter import CloudFormationApi, NoChangesError
+from bot.cloud.adapter import CloudError, CloudFormationApi, NoChangesError
+from bot.cloud.levels import Levels
 from bot.cloud.preview import (
     Outcome,
     StackPreview,
@@ -41,7 +42,8 @@ def deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]
     The previous commit is what `rollback` returns to after a deploy that succeeded
     but turned out bad.
     """
-    tags = spec.all_tags()
+    # Only the bot says what a rollback returns to, never the deployment file.
+    tags = {k: v for k, v in spec.all_tags().items() if k != TAG_PREVIOUS}
     current = tags_of(stack)
     if stack is not None and current.get(TAG_COMMIT) and current[TAG_COMMIT] != spec.commit:
         tags[TAG_PREVIOUS] = current[TAG_COMMIT]
@@ -52,6 +54,19 @@ def deploy_tags(spec: StackSpec, stack: dict[str, Any] | None) -> dict[str, str]
 
 def plan_stack(
     cfn: CloudFormationApi, spec: StackSpec, clock: Clock, timeout: float = CHANGE_SET_TIMEOUT
+) -> StackPreview:
+    """The stack's preview; an AWS error (5xx, throttling, an unreadable answer, a refusal)
+    is its FAILED preview with the reason, so the other stacks are still planned."""
+    try:
+        return _plan_stack(cfn, spec, clock, timeout)
+    except CloudError as exc:
+        return StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED,
+                            change_set=spec.change_set_name,
+                            reason=f"{spec.stack_name}: {exc}")  # fmt: skip
+
+
+def _plan_stack(
+    cfn: CloudFormationApi, spec: StackSpec, clock: Clock, timeout: float
 ) -> StackPreview:
     stack = cfn.describe_stack(spec.stack_name)
     status = stack.get("StackStatus") if stack else None
@@ -190,16 +205,22 @@ def plan_stacks(
     specs: list[StackSpec],
     clock: Clock,
     on_preview: Callable[[StackPreview], None] | None = None,
+    levels: Levels | None = None,
 ) -> list[StackPreview]:
     """Plan every stack in order. A stack whose dependency is new is planned anyway: its
-    change set may fail on a missing import, which the preview reports."""
-    out: list[StackPreview] = []
-    for spec in specs:
-        preview = plan_stack(cfn_for(spec), spec, clock)
-        out.append(preview)
-        if on_preview:
-            on_preview(preview)
-    return out
+    change set may fail on a missing import, which the preview reports. With `levels`,
+    the stacks of a level are planned at once (bot.cloud.levels); an AWS error is that
+    stack's FAILED preview."""
+
+    def failed(spec: StackSpec, exc: Exception) -> StackPreview:
+        if not isinstance(exc, CloudError):
+            raise exc
+        return StackPreview(spec.env, spec.stack, spec.stack_name, Outcome.FAILED, reason=str(exc))
+
+    return (levels or Levels()).run(
+        specs, lambda s: s.stack, lambda s: plan_stack(cfn_for(s), s, clock),
+        ok=lambda _p: True, skip=lambda _rest, _failed: [], on_done=on_preview, on_error=failed,
+    )  # fmt: skip
 
 
 def delete_commit_change_sets(cfn: CloudFormationApi, stack_name: str, commit: str) -> list[str]:

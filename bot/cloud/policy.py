@@ -12,7 +12,7 @@ from typing import Any
 from bot.cloud.drift import DriftState, StackDrift
 from bot.cloud.events import Ending, ending
 from bot.cloud.preview import tags_of
-from bot.cloud.spec import TAG_COMMIT
+from bot.cloud.spec import TAG_COMMIT, TAG_HASH
 
 PROTECTED = frozenset({"prd"})
 # Set by the workflow job bound to the GitHub environment (required reviewers).
@@ -53,6 +53,51 @@ def stack_checks(
     )
     checks.append(Check("same commit", False, by_commit or "no deployed commit"))
     return checks, None
+
+
+def content_checks(
+    stacks: list[str],
+    described: dict[str, dict[str, Any] | None],
+    commit: str,
+    expected: dict[str, tuple[str, str]],
+) -> list[Check]:
+    """Every stack complete and running what `commit` deploys, by content: its deployed
+    template+parameters hash is the one `expected` (stack -> (version, hash)) gives.
+
+    A stack whose files did not change since an older commit is at that older version
+    and still exactly what `commit` deploys; the detail says which stacks are at the
+    commit and which are unchanged since when."""
+    checks: list[Check] = []
+    at: list[str] = []
+    since: list[str] = []
+    wrong: list[str] = []
+    for stack in stacks:
+        desc = described.get(stack)
+        if desc is None:
+            checks.append(Check(f"{stack} deployed", False, "not deployed"))
+            wrong.append(f"{stack} (not deployed)")
+            continue
+        status = str(desc.get("StackStatus", ""))
+        tags = tags_of(desc)
+        deployed = tags.get(TAG_COMMIT)
+        ok = ending(status) is Ending.SUCCEEDED and bool(deployed)
+        detail = f"{status} at {deployed[:12] if deployed else 'no infra-bot commit tag'}"
+        checks.append(Check(f"{stack} status", ok, detail))
+        version, digest = expected.get(stack, ("", ""))
+        if not digest or tags.get(TAG_HASH) != digest:
+            shown = deployed[:12] if deployed else "?"
+            wrong.append(f"{stack} (runs {shown}, {commit[:12]} deploys {version[:12] or '?'})")
+        elif deployed == commit:
+            at.append(stack)
+        else:
+            since.append(f"{stack} (unchanged since {(deployed or '?')[:12]})")
+    if wrong:
+        checks.append(Check("same commit", False,
+                            f"not what {commit[:12]} deploys: {', '.join(wrong)}"))  # fmt: skip
+        return checks
+    parts = [f"at {commit[:12]}: {', '.join(at)}" if at else "", ", ".join(since)]
+    checks.append(Check("same commit", True, "; ".join(p for p in parts if p)))
+    return checks
 
 
 def drift_check(drifts: list[StackDrift]) -> Check:

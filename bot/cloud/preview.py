@@ -164,14 +164,14 @@ def is_no_changes(description: dict[str, Any]) -> bool:
 
 _ADVICE = {
     "ROLLBACK_COMPLETE": (
-        "{name} failed to create and rolled back ({status}); it cannot be updated. Delete it "
-        "(`aws cloudformation delete-stack --stack-name {name}`), fix the cause shown in its "
-        "events, and plan again."
+        "{name} failed to create and rolled back ({status}); it cannot be updated. Fix the "
+        "cause shown in its events: the next deploy deletes the empty stack and creates it "
+        "again (PRD: only in the approved execute stage)."
     ),
     "UPDATE_ROLLBACK_FAILED": (
         "{name} is stuck in UPDATE_ROLLBACK_FAILED. Fix the resource that blocks the rollback, "
-        "then `aws cloudformation continue-update-rollback --stack-name {name}` (optionally "
-        "--resources-to-skip), and plan again."
+        "then `infra-bot deploy --continue-rollback` (with --skip-resource for each resource "
+        "to leave as it is; the deploy lists them), and plan again."
     ),
     "DELETE_FAILED": (
         "{name} failed to delete (DELETE_FAILED). Remove what blocks the deletion (see its "
@@ -183,7 +183,11 @@ _ADVICE = {
     ),
     "_FAILED": "{name} is in {status}; see its events, repair it, and plan again.",
 }
-_ADVICE["ROLLBACK_FAILED"] = _ADVICE["ROLLBACK_COMPLETE"]
+_ADVICE["ROLLBACK_FAILED"] = (
+    "{name} failed to create and its rollback failed too (ROLLBACK_FAILED). Delete it "
+    "(`aws cloudformation delete-stack --stack-name {name}`, retaining what blocks it), "
+    "fix the cause shown in its events, and plan again."
+)
 _PLANNABLE = {None, "REVIEW_IN_PROGRESS", "DELETE_COMPLETE"}
 
 

@@ -20,6 +20,7 @@ from bot.cloud.deployer import (
     DeployHook,
     EventSink,
     Pins,
+    Recovery,
     StackResult,
     deploy_stack,
     deploy_stacks,
@@ -37,12 +38,14 @@ from bot.cloud.helm import (
     deploy_releases,
     list_releases,
 )
+from bot.cloud.levels import MAX_PARALLEL, levels_for
 from bot.cloud.lock import LockError, LockStore, acquire, busy_stacks, lock_name, release
 from bot.cloud.planner import TAG_PREVIOUS, plan_stack, plan_stacks
 from bot.cloud.policy import (
     Check,
     StatusRow,
     checks_passed_check,
+    content_checks,
     destroy_refusal,
     drift_check,
     promotion_allowed,
@@ -55,8 +58,8 @@ from bot.cloud.session import Purpose
 from bot.cloud.spec import TAG_COMMIT, StackSpec
 from bot.cloud.targets import head_commit, ordered_stacks, spec_at_commit, specs_for
 from bot.cloud.waiting import Clock, WaitTimeoutError, poll_until
-from bot.repo.changes import checkout_at
-from bot.repo.model import Environment, Release, Repository
+from bot.repo.changes import GitError, checkout_at, git
+from bot.repo.model import Environment, Release, RepoError, Repository
 
 DESTROY_TIMEOUT = 3600.0
 
@@ -103,6 +106,8 @@ class EnvRun:
     owner: str = "infra-bot"
     # The role the clients act as (bot.cloud.session.role_for); env_lock refuses PLAN.
     purpose: Purpose = Purpose.DEPLOY
+    # Stacks of one dependency level in flight at once (bot.cloud.levels); 1: serial.
+    parallel: int = MAX_PARALLEL
 
     def cfn_for(self, _spec: StackSpec) -> CloudFormationApi:
         return self.cfn
@@ -178,6 +183,11 @@ def _repo_at(repo: Repository, commit: str) -> Repository:
     return repo.sibling(checkout_at(repo.root, commit))
 
 
+def _git_root(repo: Repository) -> Path | None:
+    """The checkout with history (the versions of stacks come from its log), or None."""
+    return repo.root if (repo.root / ".git").exists() else None
+
+
 def plan_env(
     run: EnvRun,
     commit: str,
@@ -187,8 +197,9 @@ def plan_env(
 ) -> list[StackPreview]:
     order = ordered_stacks(run.repo, run.env.name, stacks, changed_since)
     return plan_stacks(
-        run.cfn_for, specs_for(run.repo, run.env.name, order, commit), run.clock, on_preview
-    )
+        run.cfn_for, specs_for(run.repo, run.env.name, order, commit), run.clock, on_preview,
+        levels=levels_for(run.repo, run.env.name, run.parallel),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -273,14 +284,17 @@ def _deploy_locked(
     replan: Callable[[StackSpec], None] | None = None,
     prepare: Callable[[StackSpec], None] | None = None,
     pins: Pins | None = None,
+    recovery: Recovery | None = None,
 ) -> tuple[list[StackResult], list[ReleaseResult]]:
     """The stacks of `order` at `commit` (bot.cloud.deployer.deploy_stacks), then the
-    releases of `repo` (deploy_helm), under the environment's lock."""
-    specs = specs_for(repo, run.env.name, order, commit)
+    releases of `repo` (deploy_helm), under the environment's lock. Each stack at its
+    version: the last commit that changed it, from `run.repo`'s history."""
+    specs = specs_for(repo, run.env.name, order, commit, _git_root(run.repo))
     with env_lock(run):
         results = deploy_stacks(run.cfn_for, specs, run.clock, on_event=on_event,
                                 on_result=on_result, replan=replan, prepare=prepare,
-                                pins=pins)  # fmt: skip
+                                pins=pins, recovery=recovery or Recovery(),
+                                levels=levels_for(repo, run.env.name, run.parallel))  # fmt: skip
         return results, deploy_helm(run, repo, access, order, results)
 
 
@@ -299,16 +313,19 @@ def deploy_env(
     bound_env: str | None = None,
     override_protection: bool = False,
     pins: Pins | None = None,
+    recovery: Recovery | None = None,
 ) -> DeployOutcome:
     """Deploy the stacks in order, then (with `helm`) the Helm releases: see deploy_helm.
-    With `pins` only the change sets of that published plan run, and nothing is replanned."""
+    With `pins` only the change sets of that published plan run, and nothing is replanned.
+    `recovery` (default: recreate a stack left in ROLLBACK_COMPLETE) runs after the
+    protection check, so PRD recovers only in its approved job."""
     guard_protected(run.env.name, bound_env, override_protection)
     order = ordered_stacks(run.repo, run.env.name, stacks)
     replanned: list[StackPreview] = []
     planner = _planner(run, replanned, on_preview) if replan and pins is None else None
     results, releases = _deploy_locked(
         run, run.repo, commit, order, HelmAccess(helm, kubeconfig, connect), on_event=on_event,
-        on_result=on_result, replan=planner, pins=pins,
+        on_result=on_result, replan=planner, pins=pins, recovery=recovery,
     )  # fmt: skip
     return DeployOutcome(results, releases, replanned)
 
@@ -344,11 +361,60 @@ def promotion_checks(
 ) -> tuple[list[Check], str | None]:
     order = ordered_stacks(source.repo, source.env.name, stacks)
     described = {s: source.cfn.describe_stack(source.env.stack_name(s)) for s in order}
-    checks, commit = stack_checks(order, described)
+    checks, commit = _content_checks(source, order, described)
     if with_drift:
         checks.append(drift_check(_drift(source, order)))
     checks.append(checks_passed_check(checks_passed))
     return checks, commit
+
+
+def _candidates(history: Path, described: dict[str, dict[str, Any] | None]) -> list[str]:
+    """Commits the source may be running, to try in turn: the checkout's head (the
+    commit being promoted, whose Helm values go along), then the stacks' commit tags,
+    newest first. Tags naming commits this history does not have are left out."""
+    tagged = {tags_of(d).get(TAG_COMMIT) for d in described.values() if d}
+    known: list[str] = []
+    for c in sorted(c for c in tagged if c):
+        try:
+            git(history, "cat-file", "-e", f"{c}^{{commit}}")
+        except GitError:
+            continue
+        known.append(c)
+    newest = git(history, "rev-list", "--no-walk", *known).split() if known else []
+    head = head_commit(history)
+    return [head, *(c for c in newest if c != head)]
+
+
+def _expected_at(source: EnvRun, order: list[str], commit: str) -> dict[str, tuple[str, str]]:
+    """stack -> (version, hash) as `commit` deploys the source's stacks; {} when `commit`
+    lacks one of them."""
+    repo = _repo_at(source.repo, commit)
+    if not set(order) <= set(repo.deployments(source.env.name)):
+        return {}
+    specs = specs_for(repo, source.env.name, order, commit, _git_root(source.repo))
+    return {s.stack: (s.commit, s.template_hash) for s in specs}
+
+
+def _content_checks(
+    source: EnvRun, order: list[str], described: dict[str, dict[str, Any] | None]
+) -> tuple[list[Check], str | None]:
+    """The commit whose content every stack of the source runs (policy.content_checks),
+    trying the candidates in turn; the checks against the newest tag when none fits."""
+    history = _git_root(source.repo)
+    if history is None:
+        return stack_checks(order, described)
+    report: list[Check] | None = None
+    for commit in _candidates(history, described):
+        try:
+            expected = _expected_at(source, order, commit)
+        except (RepoError, GitError):
+            continue
+        checks = content_checks(order, described, commit, expected)
+        if promotion_allowed(checks):
+            return checks, commit
+        # Refused: say how the source differs from the head, the commit being promoted.
+        report = report or checks
+    return (report, None) if report else stack_checks(order, described)
 
 
 def promote(
@@ -392,6 +458,7 @@ def promote(
         )
     repo = _repo_at(target.repo, commit)
     previews: list[StackPreview] = []
+    # _deploy_locked takes the versions from target.repo's history: the same checkout.
     results, releases = _deploy_locked(
         target, repo, commit, ordered_stacks(repo, target.env.name, stacks),
         HelmAccess(helm, kubeconfig, connect), on_event=on_event, on_result=on_result,
@@ -427,8 +494,9 @@ def plan_promotion(
         return outcome
     repo = _repo_at(target.repo, commit)
     order = ordered_stacks(repo, target.env.name, stacks)
-    specs = specs_for(repo, target.env.name, order, commit)
-    previews = plan_stacks(target.cfn_for, specs, target.clock, on_preview)
+    specs = specs_for(repo, target.env.name, order, commit, _git_root(target.repo))
+    previews = plan_stacks(target.cfn_for, specs, target.clock, on_preview,
+                           levels=levels_for(repo, target.env.name, target.parallel))  # fmt: skip
     return PromotionOutcome(source.env.name, target.env.name, checks, commit, previews, [])
 
 

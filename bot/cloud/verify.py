@@ -103,3 +103,15 @@ def describe_mismatches(spec: StackSpec, change_set: str, found: list[Mismatch])
         f"from commit {spec.commit[:12]}: {parts}). Refusing to execute it; someone other "
         "than infra-bot created or changed it. Delete it, find out who, and plan again."
     )
+
+
+def runs_spec(spec: StackSpec, stack: dict[str, Any], template: Any) -> bool:
+    """Does the stack (DescribeStacks, GetTemplate Original) already run exactly what
+    `spec` deploys: template, parameters, the deployment file's tags, capabilities?
+    infra-bot's own tags are left out: they name a commit, not a content."""
+    if stack.get("StackName") != spec.stack_name or _template(template) != json.loads(spec.body):
+        return False
+    if _parameter_mismatch(spec, list(stack.get("Parameters") or [])):
+        return False
+    own = {k: v for k, v in _tags_of(stack.get("Tags")).items() if not k.startswith("infra-bot:")}
+    return own == dict(spec.tags)

@@ -2,11 +2,13 @@
 
 Thin: read options and the few Actions environment variables, build an EnvRun
 (boto3 inside), call bot.cloud.runs, print markdown from bot.render.changeset.
-Exit codes: 0 done, 1 the operation ran and something failed, 2 refused or bad input.
+Exit codes: 0 done (a deploy with nothing to change too), 1 the operation ran and
+something failed (an AWS error included), 2 refused or bad input.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -102,8 +104,9 @@ def _emit(markdown: str, output: Path | None) -> None:
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Known failures become one clear line and exit code 2, not a traceback."""
-    from bot.cloud.adapter import CloudError
+    """Known failures become one clear line, not a traceback: exit code 2 for a refusal
+    or bad input, 1 for AWS failing (the run was right to try; AWS or access was not)."""
+    from bot.cloud.adapter import CloudError, translate
     from bot.cloud.helm import HelmError
     from bot.cloud.runs import RunRefused
     from bot.repo.changes import GitError
@@ -112,14 +115,16 @@ def _errors() -> Iterator[None]:
 
     try:
         yield
-    except (RunRefused, RepoError, GraphError, GitError, CloudError, HelmError) as exc:
+    except (RunRefused, RepoError, GraphError, GitError, HelmError) as exc:
         raise fail(str(exc)) from None
+    except CloudError as exc:
+        raise fail(f"AWS: {exc}", 1) from None
     except Exception as exc:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if isinstance(exc, ClientError | BotoCoreError):
-            raise fail(f"AWS: {exc}") from None
-        raise
+        # Clients the adapter does not wrap (SSM locks, STS): the same translation.
+        mine = translate(exc, "the call")
+        if mine is None:
+            raise
+        raise fail(f"AWS: {mine}", 1) from None
 
 
 def _open(
@@ -131,7 +136,32 @@ def _open(
     from bot.repo.model import Repository
 
     repo = Repository(root.resolve() if root else repo_root())
-    return open_env(repo, env, endpoint_url=endpoint, owner=_owner(), purpose=purpose)
+    run = open_env(repo, env, endpoint_url=endpoint, owner=_owner(), purpose=purpose)
+    run.clock = dataclasses.replace(run.clock, progress=WaitReporter())
+    return run
+
+
+class WaitReporter:
+    """Long waits, shown: a line every `every` seconds per thing awaited (Actions logs
+    and pipes keep each line), styled by rich in a terminal. Silent for short waits."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        from rich.console import Console
+
+        self.every = every
+        self.plain = _in_actions() or not sys.stderr.isatty()
+        self.console = Console(stderr=True, highlight=False)
+        self.shown: dict[str, float] = {}
+
+    def __call__(self, what: str, elapsed: float) -> None:
+        if elapsed - self.shown.get(what, 0.0) < self.every:
+            return
+        self.shown[what] = elapsed
+        line = f"still waiting for {what}: {elapsed:.0f} s"
+        if self.plain:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            self.console.print(f"[dim]⏳ {line}[/]", markup=True)
 
 
 def _commit(run: EnvRun, commit: str | None) -> str:
@@ -278,7 +308,9 @@ def plan(
         with EventPrinter().running(f"planning {env} at {sha[:12]}"):
             previews = plan_env(run, sha, _split(stacks), changed_since)
     place.emit(plan_markdown(env, sha, previews))
-    _exit_unless(not any(p.outcome in {Outcome.FAILED, Outcome.BLOCKED} for p in previews))
+    # A stack in ROLLBACK_COMPLETE cannot be previewed, but the deploy recreates it.
+    _exit_unless(not any(p.outcome in {Outcome.FAILED, Outcome.BLOCKED}
+                         and p.stack_status != "ROLLBACK_COMPLETE" for p in previews))  # fmt: skip
 
 
 @_place_options()
@@ -292,19 +324,36 @@ def deploy(
     kubeconfig: Path | None = KUBECONFIG_OPT,
     helm: bool | None = HELM_OPT,
     override_protection: bool = OVERRIDE_OPT,
+    continue_rollback: bool = typer.Option(
+        False,
+        "--continue-rollback",
+        help="Continue the rollback of a stack in UPDATE_ROLLBACK_FAILED (ContinueUpdateRollback).",
+    ),
+    skip_resource: list[str] = typer.Option(
+        [],
+        "--skip-resource",
+        help="With --continue-rollback: a resource to skip (repeat); the deploy lists them.",
+    ),
     *,
     place: Place,
 ) -> None:
     """Execute the reviewed change sets of this commit, then the Helm releases.
+
+    Exit code 0 also when there is nothing to deploy (every stack unchanged). A stack
+    left in ROLLBACK_COMPLETE by a failed first create is deleted and created again.
 
     A release is "skipped: <why>" when its cluster cannot be used. Exit code 1 when
     the cluster stack was part of this deploy but its cluster cannot be reached (no
     ClusterName output, DescribeCluster refused): the releases were due. Not a
     failure when the cluster stack is not one of ENV's stacks or not among --stacks.
     """
+    from bot.cloud.deployer import Recovery
     from bot.cloud.runs import deploy_env
     from bot.render.changeset import deploy_markdown, stack_preview_md
 
+    skip = tuple(_split(skip_resource) or ())
+    if skip and not continue_rollback:
+        raise fail("--skip-resource goes with --continue-rollback")
     printer = EventPrinter()
     with place.opened(env) as run, _helm_access(run, helm, kubeconfig, place) as access:
         sha = _commit(run, commit)
@@ -313,6 +362,7 @@ def deploy(
             on_preview=lambda p: _emit(stack_preview_md(p) + "\n\n", None),
             helm=access.helm, kubeconfig=access.kubeconfig, connect=access.connect,
             bound_env=_bound_env(), override_protection=override_protection,
+            recovery=Recovery(continue_rollback=continue_rollback, skip=skip),
         )  # fmt: skip
     text = deploy_markdown(env, sha, outcome.results, outcome.releases)
     place.emit(text + _no_helm_note(run, helm))

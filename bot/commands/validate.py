@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from bot.repo.model import Repository
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class Format(StrEnum):
     text = "text"
     json = "json"
@@ -55,7 +59,7 @@ def validate(
     ),
 ) -> None:
     """Run every check in bot.checks: cfn-lint, cfn-guard, the Kubernetes check, cross-stack."""
-    from bot.checks.discovery import UnknownCheckError, registry, select
+    from bot.checks.discovery import CheckDefinitionError, UnknownCheckError, registry, select
     from bot.findings import Severity
     from bot.findings_cache import FindingsCache, default_dir, using
     from bot.repo.changes import GitError
@@ -64,7 +68,7 @@ def validate(
     try:
         threshold = Severity.parse(fail_on)
         select(registry(), list(check) or None)
-    except (ValueError, UnknownCheckError) as exc:
+    except (ValueError, UnknownCheckError, CheckDefinitionError) as exc:
         raise fail(str(exc)) from None
     from bot.repo.policy import Policy
 
@@ -169,7 +173,8 @@ def _print_table(report: Report) -> None:
         console.print(f"skipped {escape(coverage_line(c))}", highlight=False)
     targets = report.targets
     console.print(
-        f"{len(targets.templates)} templates, {len(targets.releases)} releases: "
+        f"{plural(len(targets.templates), 'template')}, "
+        f"{plural(len(targets.releases), 'release')}: "
         f"{summary_counts(report.findings)}",
         highlight=False,
     )

@@ -305,6 +305,8 @@ def _command(
 
 
 def _verb(word: str) -> Verb | None:
+    if not word.isascii():  # "unloc\u212a".lower() == "unlock": what runs is what reads
+        return None
     try:
         verb = Verb(word.lower())
     except ValueError:

@@ -129,6 +129,27 @@ def status_for(
     return state, f"{counts}; {checks_named(coverage)}"[:140]
 
 
+def stale_checkout(workspace: Path, head_sha: str, policy: Policy | None) -> str | None:
+    """Why the PR checkout is not the head the status goes on, or None. A push between
+    the job's checkout and its look-up of the PR would otherwise get the verdict on
+    the older commit: a green status on code nobody checked."""
+    from bot.cloud.targets import head_commit
+    from bot.repo.changes import GitError
+
+    root = workspace.resolve()
+    if policy is None or root == policy.root.resolve() or not (root / ".git").exists():
+        return None  # the checks read the trusted checkout itself (local runs, tests)
+    try:
+        at = head_commit(root)
+    except GitError as exc:
+        return f"cannot tell which commit the checkout is at: {exc}"
+    if at == head_sha:
+        return None
+    return (f"the checkout is at `{at[:12]}`, the pull request head is `{head_sha[:12]}` "
+            "(pushed while this ran?): nothing at the head was checked. Comment "
+            "`/infra validate` again.")  # fmt: skip
+
+
 def validate_pull_request(
     api: GitHubAPI,
     settings: Settings,
@@ -162,6 +183,9 @@ def validate_pull_request(
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
         reason = "the repository's files are inconsistent (repo/invalid)"
         coverage = tuple(skipped_report(reason).coverage)
+    if stale := stale_checkout(workspace, pr.head_sha, policy):
+        findings = [Finding("", 0, 0, "repo/stale-checkout", Severity.ERROR, stale)]
+        coverage = tuple(skipped_report("the checkout is not the pull request head").coverage)
     preface = rules_preface(workspace, changed, run)
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.cloud.deployer import Result, StackResult
 from bot.cloud.drift import DriftState, StackDrift
+from bot.cloud.events import FailedResource
 from bot.cloud.helm import ReleaseResult, ReleaseState, ReleaseStatus
 from bot.cloud.policy import Check, StatusRow, age
 from bot.cloud.preview import Outcome, PropertyChange, ResourceChange, StackPreview
@@ -176,36 +177,49 @@ def deploy_markdown(
     env: str, commit: str, results: list[StackResult], releases: list[ReleaseResult] | None = None
 ) -> str:
     ok = all(r.result.ok for r in results) and all(r.ok for r in releases or [])
-    lines = [
-        f"### Deploy to `{env}` at `{commit[:12]}`: {'succeeded' if ok else 'FAILED'}",
-        "",
-        "| stack | result | detail |",
-        "|---|---|---|",
-    ]
+    idle = bool(results) and not releases and all(r.result is Result.UNCHANGED for r in results)
+    verdict = "nothing to deploy" if ok and idle else "succeeded" if ok else "FAILED"
+    lines = [f"### Deploy to `{env}` at `{commit[:12]}`: {verdict}", ""]
+    if ok and idle:
+        lines += [f"Every stack already runs what `{commit[:12]}` deploys.", ""]
+    lines += ["| stack | result | detail |", "|---|---|---|"]
     for r in results:
         icon = RESULT_ICON.get(r.result, "❌")
         lines.append(f"| `{r.stack}` | {icon} {r.result.value} | {_clean(r.message, 500)} |")
     for r in results:
-        if r.failures:
-            lines += [
-                "",
-                f"**{r.stack_name}** {r.final_status}: "
-                + (
-                    "CloudFormation rolled the stack back to its previous state."
-                    if r.result is Result.ROLLED_BACK
-                    else "the stack needs attention."
-                ),
-                "",
-                "| resource | type | status | reason |",
-                "|---|---|---|---|",
-            ]
-            for f in r.failures:
-                lines.append(
-                    f"| `{_clean(f.logical_id)}` | `{f.resource_type}` | {f.status} | "
-                    f"{_clean(f.reason, 800)} |"
-                )
+        if not r.result.ok and (r.failures or r.advice):
+            lines += _failure_lines(r)
     lines += _release_lines(releases or [])
     return "\n".join(lines) + "\n"
+
+
+def _failure_row(f: FailedResource) -> str:
+    return (
+        f"| `{_clean(f.logical_id)}` | `{f.resource_type}` | {f.status} | {_clean(f.reason, 800)} |"
+    )
+
+
+def _failure_lines(r: StackResult) -> list[str]:
+    """Why a stack failed: its first failing resource (the root cause), the others
+    folded, then what to do about the usual causes."""
+    head = {
+        Result.ROLLED_BACK: "CloudFormation rolled the stack back to its previous state.",
+        Result.BLOCKED: "the stack must be repaired before it can deploy.",
+    }.get(r.result, "the stack needs attention.")
+    if r.final_status == "REVIEW_IN_PROGRESS":
+        # A first create refused before it started: nothing exists to repair.
+        head = "nothing was created; fix the cause and deploy again."
+    lines = ["", f"**{r.stack_name}** {r.final_status or r.result.value}: {head}"]
+    if r.failures:
+        table = ["| resource | type | status | reason |", "|---|---|---|---|"]
+        lines += ["", *table, _failure_row(r.failures[0])]
+        if len(r.failures) > 1:
+            rest = "\n".join([*table, *(_failure_row(f) for f in r.failures[1:])])
+            lines += ["", fold(rest, f"{len(r.failures) - 1} more failed resource(s)",
+                               max_lines=0)]  # fmt: skip
+    if r.advice:
+        lines += ["", "What to do:", *(f"- {_clean(a, 600)}" for a in r.advice)]
+    return lines
 
 
 def _release_lines(releases: list[ReleaseResult]) -> list[str]:

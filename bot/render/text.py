@@ -8,11 +8,14 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9-])")
 _ISSUE_REF = re.compile(r"(?<![\w&])#(?=\d)")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidi embeddings, overrides, isolates and marks: they make text read differently
+# from what it is (Trojan Source, CVE-2021-42574) in a comment, a PR title or a log.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
 def strip_controls(text: str) -> str:
-    """Drop ANSI escapes and control characters (keeps tab and newlines)."""
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    """Drop ANSI escapes, control characters (keeps tab and newlines) and bidi controls."""
+    return _BIDI.sub("", _CONTROL.sub("", _ANSI.sub("", text)))
 
 
 def escape_md(text: str) -> str:

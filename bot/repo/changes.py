@@ -90,14 +90,34 @@ def checkout_at(root: Path, ref: str) -> Path:
     present = [d for d in (STACKS_DIR, ENVIRONMENTS_DIR, HELM_DIR)
                if git(root, "ls-tree", "--name-only", base, d).strip()]  # fmt: skip
     if present:
-        archive = subprocess.run(
-            ["git", "-C", str(root), "archive", "--format=tar", base, *present],
-            capture_output=True, check=True, env=tool_env(),
-        )  # fmt: skip
-        subprocess.run(
-            ["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True, env=tool_env()
-        )
+        _write_blobs(root, base, present, tmp)
     return tmp
+
+
+def _write_blobs(root: Path, commit: str, dirs: list[str], into: Path) -> None:
+    """The committed bytes of the regular files under `dirs` at `commit`. Not `git
+    archive`: it applies the tree's .gitattributes (export-subst put the committer's
+    name into a template, filters run drivers), so what was deployed was not the text
+    that was reviewed. Symlinks and submodules are left out."""
+    entries: list[tuple[str, str]] = []
+    for item in git(root, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *dirs).split("\0"):
+        meta, _, path = item.partition("\t")
+        mode, _, oid = meta.partition(" blob ")
+        parts = path.split("/")
+        if mode in ("100644", "100755") and not {"", ".", "..", ".git"} & set(parts):
+            entries.append((path, oid))
+    batch = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "--batch"], capture_output=True, check=True,
+        input="".join(f"{oid}\n" for _, oid in entries).encode(), env=tool_env(),
+    ).stdout  # fmt: skip
+    pos = 0
+    for path, _ in entries:
+        end = batch.index(b"\n", pos)
+        size = int(batch[pos:end].split()[2])
+        target = into / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(batch[end + 1 : end + 1 + size])
+        pos = end + 2 + size
 
 
 @dataclass(frozen=True)
@@ -134,4 +154,6 @@ def touched(repo: Repository, paths: list[str]) -> Touched:
             releases.add(parts[1])
         elif parts[0] == GUARD_DIR:
             rules = True
+        else:  # a template outside stacks/, named by a deployment file
+            stacks.update(s for s, t in repo.stack_paths.items() if repo.rel(t) == p)
     return Touched(frozenset(stacks), frozenset(releases), frozenset(envs), rules)

@@ -177,6 +177,11 @@ def on_pull_request_closed(request: CommandRequest) -> CommandResult:
 
     if request.pr is None:
         return CommandResult(True)
+    if request.pr.merged:
+        # A stack deploys as of the last commit that changed it, so the merge's deploy may
+        # run exactly these change sets; the next plan of each stack deletes what is left.
+        log(f"#{request.pr.number} merged: its change sets are left for the deploy")
+        return CommandResult(True)
     sha = request.pr.head_sha
     repo = repo_at(request.workspace, None, request.policy)
 
