@@ -108,6 +108,11 @@ def run_checks(
     ids = select(checks, only)
     base_repo = repo.sibling(checkout_at(repo.root, base_ref)) if base_ref else None
     ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
+    cache = findings_cache.active()
+    if cache is not None and (hit := findings_cache.cached_report(ctx, checks, ids, cache)):
+        return hit  # every check a hit: no template decoded, no check started
+    for i in ids:  # e.g. start a process pool, while the templates are read below
+        checks[i].prepare(ctx)
     # Touch every template once up front, so the threads below share a warm cache.
     for path in targets.templates:
         repo.template(path)
