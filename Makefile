@@ -67,6 +67,9 @@ lock:
 	$(PYTHON) -m pip install --quiet uv==0.13.9
 	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --extra demo --generate-hashes \
 	  --python-version 3.11 -o requirements.lock
+	# What the workflows and action.yml install: only `dependencies`, at the dev lock's versions.
+	$(PYTHON) -m uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	  -c requirements.lock -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/octokit/node_modules

@@ -39,6 +39,8 @@ OPTIONAL_MODULES = [
     "bot.commands.handle",
     "bot.commands.generate",
     "bot.commands.demo",
+    "bot.commands.init",
+    "bot.commands.localaws",
 ]
 
 

@@ -24,9 +24,13 @@ in CACHED_CHECKS (a new check joins it once its key covers what it reads), and a
 result that holds a crash finding (a missing tool is not a property of the
 content). An entry that cannot be read or decoded is a miss, and is overwritten.
 
-The engine asks `wrap` for the function that runs one check; it is the plain
-function unless a caller (the command line) opened a cache with `using`. On a
-hit the check's coverage is recomputed from the context and the cached findings.
+An entry holds the check's coverage record next to its findings: coverage is a
+function of the same inputs (the key), and recomputing it would mean decoding
+the templates again. When every check of a run is a hit, `cached_report`
+answers without the engine, so an unchanged repository is not even parsed
+(nor cfn-lint imported). Otherwise the engine asks `wrap` for the function that
+runs one check; it is the plain function unless a caller (the command line)
+opened a cache with `using`.
 """
 
 from __future__ import annotations
@@ -45,12 +49,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.findings import Finding, Severity
+from bot.repo.rulepack import pack_root
 
 if TYPE_CHECKING:
-    from bot.checks.base import Check, CheckContext, Coverage
+    from bot.checks.base import Check, CheckContext, Count, Coverage
+    from bot.checks.discovery import Registry
+    from bot.checks.engine import Report
     from bot.repo.model import Repository
 
-FORMAT = 1
+FORMAT = 2  # 2: the entry holds the coverage record
 CACHED_CHECKS = frozenset({"cfn-lint", "cfn-guard", "cross-stack", "load", "kube"})
 INPUT_DIRS = ("stacks", "environments", "guard", "helm-values")
 INPUT_FILES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml", ".github/infra-bot.yml")
@@ -150,6 +157,9 @@ def inputs(ctx: CheckContext) -> dict[str, Any]:
         "releases": [r.name for r in targets.releases],
         "environments": list(targets.environments),
         "inputs": list(_tree(ctx.repo.root)),
+        # The default policy pack: inside the package when installed (then "code" covers
+        # it too), guard/ of the source checkout the bot runs from otherwise.
+        "pack": list(_everything(pack_root())),
         # The trusted checkout the rules come from, when it is not the repository.
         "policy": [str(ctx.repo.policy.root.resolve()), *_tree(ctx.repo.policy.root)]
         if ctx.repo.trusted
@@ -222,6 +232,45 @@ def decode(items: object) -> list[Finding]:
     return out
 
 
+def encode_coverage(coverage: Coverage) -> dict[str, Any]:
+    data = coverage.to_dict()
+    data["counts"] = [[c.noun, c.n] for c in coverage.counts]  # ordered, as rendered
+    return data
+
+
+def decode_coverage(data: object) -> Coverage:
+    """The coverage of an entry; raises on anything that is not what encode_coverage wrote."""
+    from bot.checks.base import Coverage, Skip, Status
+
+    if not isinstance(data, dict):
+        raise TypeError("coverage")
+    counts, skipped = data["counts"], data["skipped"]
+    if not isinstance(counts, list) or not isinstance(skipped, list):
+        raise TypeError("coverage")
+    if not all(isinstance(x, dict) for x in skipped):
+        raise TypeError("skipped")
+    return Coverage(
+        check=_str(data, "check"),
+        status=Status(_str(data, "status")),
+        counts=tuple(_count(c) for c in counts),
+        reason=_str(data, "reason"),
+        skipped=tuple(Skip(_str(x, "item"), _str(x, "reason")) for x in skipped),
+    )
+
+
+def _count(item: object) -> Count:
+    from bot.checks.base import Count
+
+    if isinstance(item, list) and len(item) == 2:
+        noun, n = item
+        if isinstance(noun, str) and isinstance(n, int) and not isinstance(n, bool):
+            return Count(noun, n)
+    raise TypeError("counts")
+
+
+Entry = tuple[list[Finding], "Coverage"]
+
+
 @dataclass(frozen=True)
 class FindingsCache:
     """Entries as JSON files under `root`, one per key."""
@@ -231,18 +280,27 @@ class FindingsCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str, check_id: str) -> list[Finding] | None:
+    def get(self, key: str, check_id: str) -> Entry | None:
         try:
             entry = json.loads(self._path(key).read_text(encoding="utf-8"))
             if entry["format"] != FORMAT or entry["key"] != key or entry["check"] != check_id:
                 return None
-            return decode(entry["findings"])
-        except (OSError, ValueError, KeyError, TypeError):
+            coverage = decode_coverage(entry["coverage"])
+            if coverage.check != check_id:
+                return None
+            return decode(entry["findings"]), coverage
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
             return None  # missing or corrupt: a miss, overwritten below
 
-    def put(self, key: str, check_id: str, findings: list[Finding]) -> None:
+    def put(self, key: str, check_id: str, findings: list[Finding], coverage: Coverage) -> None:
         path = self._path(key)
-        entry = {"format": FORMAT, "key": key, "check": check_id, "findings": encode(findings)}
+        entry = {
+            "format": FORMAT,
+            "key": key,
+            "check": check_id,
+            "findings": encode(findings),
+            "coverage": encode_coverage(coverage),
+        }
         with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -256,13 +314,10 @@ class FindingsCache:
             return run_one(check, ctx)
         key = cache_key(check.id, ctx)
         if (hit := self.get(key, check.id)) is not None:
-            try:  # what the check covered follows from the context and its findings
-                return hit, check().coverage(ctx, hit)
-            except Exception:
-                return run_one(check, ctx)
+            return hit
         found, coverage = run_one(check, ctx)
         if not any(f.check_id.endswith("/crashed") for f in found):
-            self.put(key, check.id, found)
+            self.put(key, check.id, found, coverage)
         return found, coverage
 
 
@@ -279,6 +334,11 @@ def using(findings_cache: FindingsCache | None) -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
+def active() -> FindingsCache | None:
+    """The cache opened by `using` in this context, if any."""
+    return _ACTIVE.get()
+
+
 def wrap(run_one: RunOne) -> RunOne:
     """`run_one` through the cache opened by `using`, if any.
 
@@ -293,3 +353,27 @@ def wrap(run_one: RunOne) -> RunOne:
         return active.run(check, ctx, run_one)
 
     return run
+
+
+def cached_report(
+    ctx: CheckContext, checks: Registry, ids: list[str], findings_cache: FindingsCache
+) -> Report | None:
+    """The engine's report for `ids`, if every one of them is a hit; else None.
+
+    The key is computed once for the run (`inputs`), so this reads each input
+    file once and decodes no template.
+    """
+    from bot.checks.engine import Report
+
+    common = inputs(ctx)
+    found: list[Finding] = []
+    coverage: list[Coverage] = []
+    for check_id in ids:
+        if check_id not in CACHED_CHECKS:
+            return None
+        hit = findings_cache.get(cache_key(check_id, ctx, common), checks[check_id].id)
+        if hit is None:
+            return None
+        found += hit[0]
+        coverage.append(hit[1])
+    return Report(sorted(set(found)), ctx.targets, ids, coverage)

@@ -37,7 +37,6 @@ from bot.toolchain import Toolchain
 from tests.conftest import ROOT, git_commit
 from tests.test_check_discovery import ALL_CHECKS, bot_cli
 from tests.test_llm_offline import copy_platform
-from tests.test_validate import GOOD_BUCKET
 
 QUEUE = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
 DEV = "account_id: '111111111111'\nregion: us-east-1\n"
@@ -56,18 +55,19 @@ def coverage_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # --- what used to pass silently ----------------------------------------------------
 
 
-def test_templates_without_guard_rules_fail_instead_of_passing(
+def test_templates_without_guard_rules_are_checked_with_the_packaged_pack(
     make_repo: Callable[..., Path],
 ) -> None:
-    root = make_repo({"stacks/logs.yaml": GOOD_BUCKET})
+    """A repository without guard/ once passed silently (then: a no-rules error); now
+    the default policy pack shipped in the package checks it (bot/repo/rulepack.py)."""
+    root = make_repo({"stacks/logs.yaml": "Resources:\n  B:\n    Type: AWS::S3::Bucket\n"})
     code, doc = validate_json(root)
     assert code == 1
-    (finding,) = [f for f in doc["findings"] if f["check_id"] == "cfn-guard/no-rules"]
-    assert finding["severity"] == "error" and finding["path"] == "guard/rules"
-    guard = coverage_of(doc)["cfn-guard"]
-    assert (guard["status"], guard["reason"]) == ("skipped", "no rules under guard/rules")
-    text = bot_cli("validate", "--root", str(root))
-    assert "skipped cfn-guard — no rules under guard/rules" in " ".join(text.stdout.split())
+    assert not [f for f in doc["findings"] if f["check_id"] == "cfn-guard/no-rules"]
+    guard = [f for f in doc["findings"] if f["check_id"].startswith("guard/")]
+    assert guard and all(f["nist_control"] for f in guard), guard
+    coverage = coverage_of(doc)["cfn-guard"]
+    assert coverage["status"] == "ran", coverage
 
 
 def test_an_empty_repository_is_an_error_not_zero_errors(make_repo: Callable[..., Path]) -> None:

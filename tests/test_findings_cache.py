@@ -89,12 +89,13 @@ def test_changed_content_is_a_miss(repo: Path, cache: Path) -> None:
     _, after = validate(repo, cache)
     assert validate(repo, cache, "--no-cache")[1] == after
     assert not any(f["check_id"] == "cfn-lint/E3002" for f in after)
-    # A guard rule is an input too: without the rules, no guard findings.
+    # A guard rule is an input too: without the repository's rules the result is
+    # recomputed, and the packaged policy pack still checks (bot/repo/rulepack.py).
     shutil.rmtree(repo / "guard" / "rules")
     (repo / "guard" / "rules").mkdir()
     _, no_rules = validate(repo, cache)
     assert no_rules == validate(repo, cache, "--no-cache")[1]
-    assert not any(str(f["check_id"]).startswith("guard/") for f in no_rules)
+    assert any(str(f["check_id"]).startswith("guard/") for f in no_rules)
 
 
 @pytest.mark.parametrize("junk", [b"", b"{not json", b'{"format": 1}', b"[]", b"\xff\xfe"])
@@ -184,11 +185,13 @@ def test_the_trusted_policy_checkout_is_part_of_the_key(
     repo: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     policy = tmp_path_factory.mktemp("policy")
-    (policy / "guard" / "rules").mkdir(parents=True)  # trusted: no guard rules at all
+    (policy / "guard" / "rules").mkdir(parents=True)  # trusted: no own rules, the pack's
+    (policy / "guard" / "rules" / "x.guard").write_text("rule SC28_S3_ENCRYPTED {\n    Resources exists\n}\n")
     own = validate(repo, cache)
     trusted = validate(repo, cache, "--policy-root", str(policy))
-    assert any(str(f["check_id"]).startswith("guard/") for f in own[1])
-    assert not any(str(f["check_id"]).startswith("guard/") for f in trusted[1])
+    assert any(f["check_id"] == "guard/SC28_S3_ENCRYPTED" for f in own[1])
+    assert not any(f["check_id"] == "guard/SC28_S3_ENCRYPTED" for f in trusted[1])
     assert validate(repo, cache, "--policy-root", str(policy), "--no-cache") == trusted
+    (policy / "guard" / "rules" / "x.guard").unlink()
     shutil.copytree(ROOT / "guard" / "rules", policy / "guard" / "rules", dirs_exist_ok=True)
     assert validate(repo, cache, "--policy-root", str(policy))[1] == own[1]

@@ -243,9 +243,14 @@ def trust_problems(workflow: dict[str, Any]) -> list[str]:
                     untrusted.append(folder)
                 continue
             if uses.startswith("./") and any(
-                uses[2:].startswith(d + "/") or not d for d in untrusted
+                uses[2:].rstrip("/") == d or uses[2:].startswith(d + "/") or not d
+                for d in untrusted
             ):
                 problems.append(f"{where}: runs an action from the PR head ({uses})")
+            elif uses.startswith("./") and roots == 0:
+                # `./` is the workspace: before the trusted checkout it is whatever the
+                # runner or a PR-head checkout left there (the infra-bot action: ./).
+                problems.append(f"{where}: runs a local action before the trusted checkout")
             if "run" in step:
                 if roots == 0:
                     problems.append(f"{where}: runs before the trusted checkout")
@@ -378,6 +383,13 @@ def with_steps(steps: str) -> dict[str, Any]:
      + "      - run: infra-bot handle\n", "checked out at the root"),
     (HEAD + TRUSTED + "      - run: infra-bot handle --workspace pr\n", ""),
     (GOOD_STEPS.replace("--workspace pr", "--workspace pr; pr/evil"), "other than as data"),
+    # The infra-bot action (`uses: ./`, action.yml) is the root checkout's: trusted only
+    # after that checkout, and never the PR head's copy.
+    (HEAD + "      - uses: ./\n" + TRUSTED, "local action before the trusted checkout"),
+    (TRUSTED + HEAD + "      - uses: ./pr\n        with:\n          step: validate\n",
+     "action from the PR head"),
+    (TRUSTED + HEAD + "      - uses: ./\n        with:\n          step: validate\n"
+     "          working-directory: pr\n", ""),
 ])  # fmt: skip
 def test_trust_rule_catches_pr_code_in_a_privileged_job(steps, expected):
     problems = trust_problems(with_steps(steps))
@@ -394,3 +406,37 @@ def test_trust_rule_accepts_the_good_shape_and_unprivileged_jobs():
     job["permissions"] = {"contents": "read"}
     job["steps"] = job["steps"][:2]  # no secret either: ci.yml's shape
     assert trust_problems(unprivileged) == []
+
+
+# --- the composite action (action.yml) adopters and init's workflows use -------------
+
+ACTION = ROOT / "action.yml"
+
+
+def test_action_installs_the_bot_from_its_own_ref_and_runs_one_step():
+    action = load(ACTION)
+    assert action["runs"]["using"] == "composite"
+    assert {"step", "environment", "working-directory", "stage"} <= set(action["inputs"])
+    steps = action["runs"]["steps"]
+    for step in steps:
+        if "uses" in step:
+            assert PINNED.match(step["uses"]), step["uses"]
+        if "run" in step:
+            # Inputs reach the shell through env only; the bot comes from the action's path.
+            assert not re.search(r"\$\{\{[^}]*(inputs\.|github\.event\.)", step["run"]), step
+    install = next(s for s in steps if "Install infra-bot" in s.get("name", ""))
+    assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
+    assert (
+        'pip install --quiet --require-hashes -r "$ACTION_PATH/requirements-runtime.lock"'
+        in (install["run"])
+    )
+    assert '--no-deps --force-reinstall "$ACTION_PATH"' in install["run"]
+    assert any("actions/cache@" in s.get("uses", "") for s in steps)
+
+
+def test_action_lints_clean():
+    proc = subprocess.run(
+        [tool("zizmor"), "--offline", "--persona", "pedantic", "--no-progress", str(ACTION)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -121,6 +121,15 @@ class Check(ABC):
     description: ClassVar[str]
     inputs: ClassVar[frozenset[Input]] = frozenset({Input.TEMPLATES})
 
+    @classmethod
+    def prepare(cls, ctx: CheckContext) -> None:
+        """Called before the engine reads the templates, to start slow work early.
+
+        By default nothing; it must not read the templates, and `run` must work
+        without it.
+        """
+        return None
+
     @abstractmethod
     def run(self, ctx: CheckContext) -> list[Finding]: ...
 

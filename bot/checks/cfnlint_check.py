@@ -64,22 +64,51 @@ def _finding(root: str, match: Any) -> Finding:
 
 # Per configuration file: (cfn-lint's config, its rules).
 _STATE: dict[str, tuple[Any, Any]] = {}
+# cfn-lint's rule objects depend only on where rules are loaded from (its
+# append_rules and custom_rules options); loading them (a few hundred modules,
+# their JSON schemas) is most of its start-up.
+_RULES: dict[tuple[tuple[str, ...], str], Any] = {}
+
+
+def _config(config_file: str) -> Any:
+    from cfnlint.config import ConfigMixIn
+
+    # Always an explicit file (a missing one reads as empty): never the
+    # .cfnlintrc of the working directory or of $HOME.
+    args = ["--config-file", config_file] if config_file else []
+    return ConfigMixIn(args, regions=["us-east-1"])
+
+
+def _rules(config: Any) -> Any:
+    """cfn-lint's rules for `config`, built as its Runner builds them, once per source."""
+    from cfnlint.runner import Runner
+
+    if config.registry_schemas or config.override_spec:
+        return Runner(config).rules  # patches cfn-lint's schemas too: never shared
+    key = (tuple(config.append_rules), str(config.custom_rules or ""))
+    if key not in _RULES:
+        _RULES[key] = Runner(config).rules
+    return _RULES[key]
+
+
+def load_default_rules() -> None:
+    """Load the rules an empty configuration uses (the fork server does, for every worker).
+
+    An empty file, not "": the server must not read a .cfnlintrc of its working
+    directory, which may patch cfn-lint's schemas for every worker.
+    """
+    logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
+    _rules(_config(os.devnull))
 
 
 def _init(config_file: str = "") -> tuple[Any, Any]:
-    """Load cfn-lint's rules once per process and configuration file."""
-    from cfnlint.config import ConfigMixIn
-    from cfnlint.runner import Runner
-
+    """cfn-lint's configuration and rules, once per process and configuration file."""
     if config_file not in _STATE:
         # cfn-lint logs (rather than reports) nested templates it cannot open;
         # those are already matches, so the log lines would only be noise.
         logging.getLogger("cfnlint").setLevel(logging.CRITICAL)
-        # Always an explicit file (a missing one reads as empty): never the
-        # .cfnlintrc of the working directory or of $HOME.
-        args = ["--config-file", config_file] if config_file else []
-        config = ConfigMixIn(args, regions=["us-east-1"])
-        _STATE[config_file] = (config, Runner(config).rules)
+        config = _config(config_file)
+        _STATE[config_file] = (config, _rules(config))
     return _STATE[config_file]
 
 
@@ -137,22 +166,58 @@ def missing_template(repo: Repository, deployment: Path) -> Finding | None:
     )  # fmt: skip
 
 
-def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
-    if workers <= 1 or len(jobs) < POOL_MIN_JOBS:
-        return [lint(job) for job in jobs]
-    # forkserver, not fork: the engine runs checks in threads, and forking a
-    # process with live threads can leave the child holding a dead lock.
+def _server() -> multiprocessing.context.ForkServerContext:
+    """The process the pool's workers fork from, with cfn-lint's default rules loaded once.
+
+    forkserver, not fork: the engine runs checks in threads, and forking a
+    process with live threads can leave the child holding a dead lock. A worker
+    builds the run's configuration from its trusted .cfnlintrc (_init) and only
+    loads rules again if that file says to load them from elsewhere.
+    """
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bot.lint_server"])
+    return context
+
+
+def uses_pool(jobs: int, workers: int) -> bool:
+    return workers > 1 and jobs >= POOL_MIN_JOBS
+
+
+def warm_up() -> None:
+    """Start the fork server now, so cfn-lint imports while the caller reads templates."""
+    from multiprocessing import forkserver
+
+    _server()
+    forkserver.ensure_running()
+
+
+def run_jobs(jobs: list[Job], workers: int) -> list[list[Finding]]:
+    if not uses_pool(len(jobs), workers):
+        return [lint(job) for job in jobs]
     # Every job of a run shares the trusted configuration: load it once per worker.
     warm = (jobs[0].config_file,)
+    context = _server()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=warm) as pool:
-        return list(pool.map(lint, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        # One template per task: lint times differ by 100x and do not follow size.
+        return list(pool.map(lint, jobs))
+
+
+def pool_size() -> int:
+    """cfn-lint is pure Python: at most one worker per core, and two are enough."""
+    return min(2, os.cpu_count() or 1)
 
 
 class CfnLintCheck(Check):
     id: ClassVar[str] = "cfn-lint"
     description: ClassVar[str] = "cfn-lint on templates and deployment files"
     inputs: ClassVar[frozenset[Input]] = frozenset({Input.TEMPLATES, Input.DEPLOYMENT_FILES})
+
+    @classmethod
+    def prepare(cls, ctx: CheckContext) -> None:
+        """Start the pool's fork server: cfn-lint imports while the engine reads templates."""
+        jobs = len(ctx.targets.templates) + len(ctx.targets.deployment_files)
+        if uses_pool(jobs, pool_size()):
+            warm_up()
 
     def run(self, ctx: CheckContext) -> list[Finding]:
         repo = ctx.repo
@@ -164,8 +229,7 @@ class CfnLintCheck(Check):
             for p in _lintable(ctx)
         ]
         with_params = deployment_jobs(repo, ctx.targets.deployment_files)
-        workers = min(2, os.cpu_count() or 1)
-        results = run_jobs(plain + with_params, workers)
+        results = run_jobs(plain + with_params, pool_size())
         findings = {f for batch in results[: len(plain)] for f in batch}
         seen = {(f.path, f.line, f.check_id) for f in findings}
         for job, batch in zip(with_params, results[len(plain) :], strict=True):

@@ -71,10 +71,11 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
 
 
 def all_targets(repo: Repository, envs: tuple[str, ...]) -> Targets:
-    return targets_for_paths(
-        repo, [repo.root / d for d in (STACKS_DIR, ENVIRONMENTS_DIR, HELM_DIR)
-               if (repo.root / d).is_dir()], envs
-    )  # fmt: skip
+    folders = [repo.root / d for d in (STACKS_DIR, ENVIRONMENTS_DIR, HELM_DIR)
+               if (repo.root / d).is_dir()]  # fmt: skip
+    # Templates kept outside stacks/, named by a deployment file's template-file-path.
+    elsewhere = [p for p in repo.stack_paths.values() if p.parent != repo.root / STACKS_DIR]
+    return targets_for_paths(repo, folders + elsewhere, envs)
 
 
 def changed_targets(repo: Repository, ref: str, envs: tuple[str, ...]) -> Targets:
@@ -114,6 +115,11 @@ def run_checks(
     ids = select(checks, only)
     base_repo = repo.sibling(checkout_at(repo.root, base_ref)) if base_ref else None
     ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
+    cache = findings_cache.active()
+    if cache is not None and (hit := findings_cache.cached_report(ctx, checks, ids, cache)):
+        return hit  # every check a hit: no template decoded, no check started
+    for i in ids:  # e.g. start a process pool, while the templates are read below
+        checks[i].prepare(ctx)
     # Touch every template once up front, so the threads below share a warm cache.
     for path in targets.templates:
         repo.template(path)

@@ -136,11 +136,12 @@ def no_rules_finding() -> Finding:
 
 class GuardCheck(Check):
     id: ClassVar[str] = "cfn-guard"
-    description: ClassVar[str] = "cfn-guard NIST 800-53 rules under guard/rules"
+    description: ClassVar[str] = "cfn-guard NIST 800-53 rules: the packaged pack and guard/rules"
 
     def run(self, ctx: CheckContext) -> list[Finding]:
-        # The trusted rules: a PR that deletes or loosens one is still checked with it.
-        rules = rule_files(ctx.repo.policy.guard_rules_dir)
+        # The trusted rules (the packaged pack with the trusted guard/rules over it): a
+        # PR that deletes or loosens one is still checked with it.
+        rules = ctx.repo.policy.guard_rule_files()
         data = _guardable(ctx)
         if not data:
             return []
@@ -155,7 +156,7 @@ class GuardCheck(Check):
         data = _guardable(ctx)
         if not data:
             return Coverage(self.id, Status.SKIPPED, reason="no templates")
-        files = rule_files(ctx.repo.policy.guard_rules_dir)
+        files = ctx.repo.policy.guard_rule_files()
         if not files:
             reason = f"no rules under {RULES_DIR.as_posix()}"
             return Coverage(self.id, Status.SKIPPED, reason=reason)

@@ -525,8 +525,7 @@ class KubeCheck(Check):
 
     @staticmethod
     def _validate(ctx: CheckContext, rendered: list[Rendered]) -> list[Finding]:
-        rules_dir = ctx.repo.policy.kubernetes_rules_dir  # the trusted copy
-        rules = sorted(rules_dir.glob("*.guard")) if rules_dir.is_dir() else []
+        rules = ctx.repo.policy.kubernetes_rule_files()  # the pack + the trusted copy
         findings: list[Finding] = []
         with tempfile.TemporaryDirectory(prefix="infra-bot-kube-") as tmp:
             refs = write_docs(rendered, Path(tmp))

@@ -7,6 +7,7 @@ commit and hash it recomputes from the files at deploy time.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -58,6 +59,14 @@ def check_commit(commit: str) -> str:
     return commit
 
 
+def _yaml_scalar(value: object) -> str:
+    """YAML's unquoted dates (`AWSTemplateFormatVersion: 2010-09-09`, a date in a
+    Default) as the text CloudFormation reads them as."""
+    if isinstance(value, dt.date):  # datetime is a date too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a template is not JSON")
+
+
 def template_body(template: Template) -> str:
     """The template as compact JSON: the exact bytes sent to CloudFormation and hashed.
 
@@ -67,7 +76,9 @@ def template_body(template: Template) -> str:
     if template.body is None:
         problems = "; ".join(e.message for e in template.errors) or "unreadable"
         raise RepoError(f"{template.path}: cannot deploy an invalid template: {problems}")
-    body = json.dumps(template.body, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps(
+        template.body, separators=(",", ":"), ensure_ascii=False, default=_yaml_scalar
+    )
     if len(body.encode()) > MAX_TEMPLATE_BODY:
         raise RepoError(
             f"{template.path}: {len(body.encode())} bytes as JSON, over CloudFormation's "

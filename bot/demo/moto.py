@@ -60,10 +60,13 @@ def patch_change_sets() -> None:
         return
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        # By id, or by name within the stack: change set names are per stack.
         change_set = self.change_sets.get(change_set_name) or next(
-            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name),
+            (cs for cs in self.change_sets.values()
+             if cs.change_set_name == change_set_name
+             and stack_name in {None, cs.stack_name, cs.stack_id}),
             None,
-        )
+        )  # fmt: skip
         if change_set is not None:
             # A stack born from a change set resolves Fn::ImportValue against nothing.
             stack = self.stacks[change_set.stack_id]

@@ -154,4 +154,6 @@ def touched(repo: Repository, paths: list[str]) -> Touched:
             releases.add(parts[1])
         elif parts[0] == GUARD_DIR:
             rules = True
+        else:  # a template outside stacks/, named by a deployment file
+            stacks.update(s for s, t in repo.stack_paths.items() if repo.rel(t) == p)
     return Touched(frozenset(stacks), frozenset(releases), frozenset(envs), rules)

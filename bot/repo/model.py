@@ -118,6 +118,13 @@ class DeploymentFile(BaseModel):
     parameters: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("parameters", "tags", mode="before")
+    @classmethod
+    def _empty(cls, value: Any) -> Any:
+        """`parameters:` with only commented-out entries (what `infra-bot init` writes
+        for a template whose parameters are all required) is YAML null: none given."""
+        return {} if value is None else value
+
     @field_validator("template_file_path")
     @classmethod
     def _relative(cls, path: str) -> str:
@@ -262,14 +269,48 @@ class Repository:
 
     @cached_property
     def stack_paths(self) -> dict[str, Path]:
+        """Stack name -> template: every file under stacks/, then the templates the
+        deployment files name elsewhere in the checkout (`template-file-path:
+        infra/network/vpc.yaml`; a repository adopting the bot keeps its layout),
+        named after the deployment file."""
         folder = self.root / STACKS_DIR
-        if not folder.is_dir():
-            return {}
-        return {
-            p.stem: p
-            for p in sorted(folder.iterdir())
-            if p.is_file() and p.suffix in TEMPLATE_SUFFIXES and not p.is_symlink()
-        }
+        out: dict[str, Path] = {}
+        if folder.is_dir():
+            out = {
+                p.stem: p
+                for p in sorted(folder.iterdir())
+                if p.is_file() and p.suffix in TEMPLATE_SUFFIXES and not p.is_symlink()
+            }
+        for stack, path in self._deployed_templates():
+            if stack not in out and path not in out.values():
+                out[stack] = path
+        return out
+
+    def _deployed_templates(self) -> list[tuple[str, Path]]:
+        """(stack, template) from every deployment file whose template lies inside the
+        checkout outside stacks/. An unreadable deployment file is skipped here: the
+        checks and the plan report it where it is read."""
+        found: list[tuple[str, Path]] = []
+        root = self.root.resolve()
+        for dep in self.deployment_paths():
+            try:
+                spec = parse_model(DeploymentFile, dep)
+            except RepoError:
+                continue
+            path = self.root / spec.template_file_path
+            try:
+                inside = path.resolve().relative_to(root)
+            except ValueError:
+                continue
+            if (
+                inside.parts
+                and inside.parts[0] != STACKS_DIR
+                and path.suffix in TEMPLATE_SUFFIXES
+                and path.is_file()
+                and not path.is_symlink()
+            ):
+                found.append((dep.stem, path))
+        return found
 
     def template(self, path: Path) -> Template:
         key = path.resolve()

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.repo import rulepack
+
 CFNLINT_NAMES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
 
 # (pattern over a repository-relative path, what the file decides). Order matters:
@@ -81,11 +83,22 @@ class Policy:
 
     @property
     def guard_rules_dir(self) -> Path:
+        """This checkout's own rules (additions and overrides of the packaged pack)."""
         return self.root / "guard" / "rules"
 
     @property
     def kubernetes_rules_dir(self) -> Path:
         return self.root / "guard" / "kubernetes"
+
+    def guard_rule_files(self) -> list[Path]:
+        """The CloudFormation rules to enforce: the packaged NIST 800-53 pack with this
+        checkout's guard/rules merged over it (bot.repo.rulepack). Never empty in an
+        installed bot: a repository without guard/ is checked with the pack."""
+        return rulepack.rule_files(rulepack.pack_root() / "rules", self.guard_rules_dir)
+
+    def kubernetes_rule_files(self) -> list[Path]:
+        """The same for rendered Kubernetes manifests (guard/kubernetes)."""
+        return rulepack.rule_files(rulepack.pack_root() / "kubernetes", self.kubernetes_rules_dir)
 
     @property
     def guard_tests_dir(self) -> Path:

@@ -328,7 +328,9 @@ def test_fork_validation_cli_uses_the_base_rules(base, tmp_path, tools):
 
     ws = tmp_path / "pr"
     git(tmp_path, "clone", "-q", str(base), str(ws))
-    (ws / "guard/rules/sc28.guard").unlink()
+    # Deleting the file no longer drops the rule (the packaged pack still has it);
+    # a same-named rule in the repository's guard/ replaces it: only the base may.
+    (ws / "guard/rules/sc28.guard").write_text("rule SC28_S3_ENCRYPTED {\n    Resources exists\n}\n")
     (ws / "stacks/logs.yaml").write_text(BUCKET)
     commit_all(ws, "the PR")
 

@@ -1,0 +1,1 @@
+"""`infra-bot init`: adopt the bot in an existing repository (discover, scaffold, checklist)."""
