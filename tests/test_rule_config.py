@@ -139,3 +139,18 @@ def test_rules_must_be_a_list() -> None:
     assert parse({"llm": "offline"}, "s.yml") == ()
     with pytest.raises(RuleConfigError, match="rules must be a list"):
         parse({"rules": {"rule": "guard/X"}}, "s.yml")
+
+
+def test_overrides_apply_to_a_cached_run_too(tmp_path: Path) -> None:
+    root = make(tmp_path, "repo", RULES)
+    runs = []
+    for _ in range(2):  # the second run is answered from the findings cache
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "validate", "--root", str(root), "--format",
+             "json", "--cache-dir", str(tmp_path / "cache")],
+            cwd=root, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert "Traceback" not in proc.stderr, proc.stderr
+        runs.append(json.loads(proc.stdout))
+    assert runs[0] == runs[1]
+    assert len(runs[1]["rules"]) == 2

@@ -117,7 +117,8 @@ def run_checks(
     ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
     cache = findings_cache.active()
     if cache is not None and (hit := findings_cache.cached_report(ctx, checks, ids, cache)):
-        return hit  # every check a hit: no template decoded, no check started
+        # Every check a hit: no template decoded, no check started.
+        return _finish(repo, targets, ids, checks, hit.findings, hit.coverage)
     for i in ids:  # e.g. start a process pool, while the templates are read below
         checks[i].prepare(ctx)
     # Touch every template once up front, so the threads below share a warm cache.
@@ -129,9 +130,21 @@ def run_checks(
         futures = {i: pool.submit(findings_cache.wrap(_run_one), checks[i], ctx) for i in ids}
         results = [futures[i].result() for i in ids]
     findings = [f for found, _ in results for f in found]
+    return _finish(repo, targets, ids, checks, findings, [cov for _, cov in results])
+
+
+def _finish(
+    repo: Repository,
+    targets: Targets,
+    ids: list[str],
+    checks: Registry,
+    findings: list[Finding],
+    coverage: list[Coverage],
+) -> Report:
+    """What every run does with its results, cached or not: list the Kubernetes
+    manifests left out, apply the configured rule overrides (bot.rule_config)."""
     coverage = [
-        _with_manifests(checks[i], cov, repo, targets)
-        for i, (_, cov) in zip(ids, results, strict=True)
+        _with_manifests(checks[i], cov, repo, targets) for i, cov in zip(ids, coverage, strict=True)
     ]
     configured, applied = rule_config.apply(sorted(set(findings)), _overrides(repo))
     return Report(configured, targets, ids, coverage, rule_config.notes(applied))
