@@ -29,6 +29,7 @@ app = typer.Typer(
 # One module per command (or family); each exposes register(app).
 COMMAND_MODULES = [
     "bot.commands.validate",
+    "bot.commands.baseline",
     "bot.commands.tools",
 ]
 OPTIONAL_MODULES = [

@@ -102,6 +102,7 @@ Resources:
       Version: !Ref Version
       RoleArn: arn:aws:iam::123456789012:role/x
       ResourcesVpcConfig: {{SubnetIds: [subnet-1]}}
+      Logging: {{ClusterLogging: {{EnabledTypes: [{{Type: api}}]}}}}
 Outputs:
   Ca:
     Value: !GetAtt Cluster.{attribute}

@@ -317,6 +317,8 @@ def eks(version: str, depends: bool = True) -> str:
         f"      Version: '{version}'",
         "      RoleArn: arn:aws:iam::1:role/r",
         "      ResourcesVpcConfig: {SubnetIds: [s]}",
+        # Logging on: with it off EKS creates no log group (docs/checks.md).
+        "      Logging: {ClusterLogging: {EnabledTypes: [{Type: api}]}}",
         "  Logs:",
         "    Type: AWS::Logs::LogGroup",
     ]

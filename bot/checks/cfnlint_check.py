@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ _SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING}
 # Below this many lint jobs, starting workers (about a second each) costs more
 # than it saves.
 POOL_MIN_JOBS = 8
+DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Job:
     # The trusted .cfnlintrc (bot.repo.policy); cfn-lint would otherwise read the one
     # in the working directory, which a PR head may be.
     config_file: str = ""
+    # The regions of the environments that deploy the template (environments/<env>.yaml).
+    regions: tuple[str, ...] = (DEFAULT_REGION,)
 
 
 def _rel(root: str, filename: str) -> str:
@@ -114,11 +117,14 @@ def lint(job: Job) -> list[Finding]:
     from cfnlint.runner import run_template_by_file_path
 
     config, rules = _init(job.config_file)
+    regions = list(job.regions)
     if job.parameters is None:
-        cfg = config.evolve(templates=[job.template])
+        cfg = config.evolve(templates=[job.template], regions=regions)
     else:
         cfg = config.evolve(
-            templates=[job.template], parameters=[ParameterSet(job.source, job.parameters)]
+            templates=[job.template],
+            parameters=[ParameterSet(job.source, job.parameters)],
+            regions=regions,
         )
     matches = run_template_by_file_path(job.template, cfg, rules, False)
     return [_finding(job.root, m) for m in matches]
@@ -132,7 +138,9 @@ def deployment_jobs(repo: Repository, files: tuple[Path, ...]) -> list[Job]:
         template = deployment_template(repo, f)
         if template.is_file() and not repo.template(template).refused:
             parameters = dict(parse_model(DeploymentFile, f).parameters)
-            jobs.append(Job(str(root), str(template), parameters, repo.rel(f), config))
+            env = repo.environments.get(f.parent.name)
+            regions = (env.region,) if env else (DEFAULT_REGION,)
+            jobs.append(Job(str(root), str(template), parameters, repo.rel(f), config, regions))
     return jobs
 
 
@@ -215,14 +223,19 @@ class CfnLintCheck(Check):
         repo = ctx.repo
         root = str(repo.root.resolve())
         config = str(repo.policy.cfnlint_config)
-        plain = [Job(root, str(p), config_file=config) for p in _lintable(ctx)]
+        regions = _regions(repo)
+        plain = [
+            Job(root, str(p), config_file=config, regions=regions.get(p.resolve(), _all(repo)))
+            for p in _lintable(ctx)
+        ]
         with_params = deployment_jobs(repo, ctx.targets.deployment_files)
         results = run_jobs(plain + with_params, pool_size())
         findings = {f for batch in results[: len(plain)] for f in batch}
         seen = {(f.path, f.line, f.check_id) for f in findings}
-        for batch in results[len(plain) :]:
+        for job, batch in zip(with_params, results[len(plain) :], strict=True):
             # Only what the parameters change is news; the rest was reported above.
-            findings.update(f for f in batch if (f.path, f.line, f.check_id) not in seen)
+            news = [f for f in batch if (f.path, f.line, f.check_id) not in seen]
+            findings.update(_in_deployment_file(job, f) for f in news)
         findings.update(
             f for d in ctx.targets.deployment_files if (f := missing_template(repo, d)) is not None
         )
@@ -240,6 +253,35 @@ class CfnLintCheck(Check):
             return Coverage(self.id, Status.SKIPPED, reason="no templates or deployment files")
         skips.sort(key=lambda s: (s.reason, s.item))
         return Coverage(self.id, Status.RAN, counts, skipped=tuple(skips))
+
+
+def _in_deployment_file(job: Job, found: Finding) -> Finding:
+    """A finding the deployment file's parameters caused belongs to that file: its
+    template line would point into the template, which the PR may not even touch."""
+    if job.source is None or found.path == job.source:
+        return found
+    where = f"{found.path}:{found.line}" if found.line else found.path
+    return replace(found, path=job.source, line=1, column=1,
+                   message=f"with these parameters, {where}: {found.message}")  # fmt: skip
+
+
+def _regions(repo: Repository) -> dict[Path, tuple[str, ...]]:
+    """Per template: the distinct regions of the environments whose deployment files use it."""
+    out: dict[Path, set[str]] = {}
+    for name, env in repo.environments.items():
+        try:
+            deployments = repo.deployments(name).values()
+        except RepoError:
+            continue  # a broken deployment file is reported where it is linted
+        for dep in deployments:
+            template = (repo.root / dep.spec.template_file_path).resolve()
+            out.setdefault(template, set()).add(env.region)
+    return {path: tuple(sorted(regions)) for path, regions in out.items()}
+
+
+def _all(repo: Repository) -> tuple[str, ...]:
+    """A template no environment deploys: every environment's region (us-east-1 if none)."""
+    return tuple(sorted({e.region for e in repo.environments.values()})) or (DEFAULT_REGION,)
 
 
 def _lintable(ctx: CheckContext) -> list[Path]:

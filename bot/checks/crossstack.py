@@ -220,6 +220,8 @@ def _eks_log_group(repo: Repository, template: Template) -> Iterator[Finding]:
     for logical_id, resource in template.resources.items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::EKS::Cluster":
             continue
+        if not _logging_on(resource):
+            continue
         depends = resource.get("DependsOn") or []
         depends = [depends] if isinstance(depends, str) else list(depends)
         if not log_groups & {str(d) for d in depends}:
@@ -229,6 +231,23 @@ def _eks_log_group(repo: Repository, template: Template) -> Iterator[Finding]:
                 "declare that log group and add it to the cluster's DependsOn so it exists first",
                 resource=str(logical_id),
             )  # fmt: skip
+
+
+def _logging_on(cluster: dict[str, Any]) -> bool:
+    """Whether the cluster may send control-plane logs: EnabledTypes is a non-empty
+    list, or an intrinsic (decided at deploy time, so it may be on). Without
+    `Logging` EKS writes no logs and creates no log group."""
+    props = cluster.get("Properties")
+    logging = props.get("Logging") if isinstance(props, dict) else None
+    if not isinstance(logging, dict):
+        return logging is not None
+    cluster_logging = logging.get("ClusterLogging")
+    if not isinstance(cluster_logging, dict):
+        return cluster_logging is not None
+    types = cluster_logging.get("EnabledTypes")
+    if isinstance(types, list):
+        return bool(types)
+    return types is not None
 
 
 def _eks_versions(template: Template) -> dict[str, tuple[int, int]]:

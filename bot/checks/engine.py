@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot import findings_cache
-from bot.checks.base import Check, CheckContext, Coverage, Status, Targets
+from bot import findings_cache, rule_config
+from bot.checks.base import Check, CheckContext, Coverage, Input, Skip, Status, Targets
 from bot.checks.discovery import Registry, registry, select
 from bot.findings import Finding, Severity
 from bot.repo.changes import changed_files, checkout_at, touched
@@ -19,8 +19,11 @@ from bot.repo.model import (
     HELM_DIR,
     STACKS_DIR,
     TEMPLATE_SUFFIXES,
+    RepoError,
     Repository,
 )
+from bot.repo.safeyaml import UnsafeYamlError, load_data
+from bot.repo.templates import is_kubernetes_manifest
 from bot.toolchain import Toolchain
 
 
@@ -30,6 +33,8 @@ class Report:
     targets: Targets
     checks: list[str]
     coverage: list[Coverage] = field(default_factory=list)
+    # The rule overrides of .github/infra-bot.yml in force, with their justification.
+    rule_notes: list[str] = field(default_factory=list)
 
     def failed(self, fail_on: Severity) -> bool:
         return any(f.severity >= fail_on for f in self.findings)
@@ -40,6 +45,7 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
     templates: set[Path] = set()
     deployments: set[Path] = set()
     releases = set()
+    manifests: set[Path] = set()
     for given in paths:
         path = given if given.is_absolute() else (repo.root / given)
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
@@ -54,12 +60,13 @@ def targets_for_paths(repo: Repository, paths: list[Path], envs: tuple[str, ...]
             elif top == HELM_DIR and len(rel.parts) >= 2 and rel.parts[1] in repo.releases:
                 releases.add(repo.releases[rel.parts[1]])
             elif top not in (ENVIRONMENTS_DIR, HELM_DIR):
-                templates.add(f.resolve())
+                (manifests if is_kubernetes_manifest(f) else templates).add(f.resolve())
     return Targets(
         tuple(sorted(templates)),
         tuple(sorted(deployments)),
         tuple(sorted(releases, key=lambda r: r.name)),
         envs or tuple(repo.environments),
+        tuple(sorted(manifests)),
     )
 
 
@@ -110,7 +117,8 @@ def run_checks(
     ctx = CheckContext(repo, targets, tools, base_repo=base_repo)
     cache = findings_cache.active()
     if cache is not None and (hit := findings_cache.cached_report(ctx, checks, ids, cache)):
-        return hit  # every check a hit: no template decoded, no check started
+        # Every check a hit: no template decoded, no check started.
+        return _finish(repo, targets, ids, checks, hit.findings, hit.coverage)
     for i in ids:  # e.g. start a process pool, while the templates are read below
         checks[i].prepare(ctx)
     # Touch every template once up front, so the threads below share a warm cache.
@@ -122,7 +130,48 @@ def run_checks(
         futures = {i: pool.submit(findings_cache.wrap(_run_one), checks[i], ctx) for i in ids}
         results = [futures[i].result() for i in ids]
     findings = [f for found, _ in results for f in found]
-    return Report(sorted(set(findings)), targets, ids, [cov for _, cov in results])
+    return _finish(repo, targets, ids, checks, findings, [cov for _, cov in results])
+
+
+def _finish(
+    repo: Repository,
+    targets: Targets,
+    ids: list[str],
+    checks: Registry,
+    findings: list[Finding],
+    coverage: list[Coverage],
+) -> Report:
+    """What every run does with its results, cached or not: list the Kubernetes
+    manifests left out, apply the configured rule overrides (bot.rule_config)."""
+    coverage = [
+        _with_manifests(checks[i], cov, repo, targets) for i, cov in zip(ids, coverage, strict=True)
+    ]
+    configured, applied = rule_config.apply(sorted(set(findings)), _overrides(repo))
+    return Report(configured, targets, ids, coverage, rule_config.notes(applied))
+
+
+def _overrides(repo: Repository) -> tuple[rule_config.Override, ...]:
+    """The trusted `rules:` section (bot.rule_config); RepoError when it is wrong."""
+    path = repo.policy.bot_config
+    if not path.is_file():
+        return ()
+    try:
+        return rule_config.parse(load_data(path), ".github/infra-bot.yml")
+    except (UnsafeYamlError, OSError, rule_config.RuleConfigError) as exc:
+        raise RepoError(str(exc)) from None
+
+
+MANIFEST_SKIP = "Kubernetes manifests, not CloudFormation"
+
+
+def _with_manifests(
+    check: type[Check], cov: Coverage, repo: Repository, targets: Targets
+) -> Coverage:
+    """A template check that ran lists the Kubernetes manifests it left out."""
+    if not targets.manifests or Input.TEMPLATES not in check.inputs or cov.status is not Status.RAN:
+        return cov
+    skips = [*cov.skipped, *(Skip(repo.rel(p), MANIFEST_SKIP) for p in targets.manifests)]
+    return replace(cov, skipped=tuple(sorted(skips, key=lambda s: (s.reason, s.item))))
 
 
 def _run_one(check: type[Check], ctx: CheckContext) -> tuple[list[Finding], Coverage]:

@@ -49,6 +49,12 @@ def validate(
         help="Trusted checkout to read environments, guard rules and .cfnlintrc from "
         "(default: --root). The PR workflow passes the base commit's.",
     ),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="Report only findings not in this baseline (infra-bot baseline). A relative "
+        "path is read from the trusted checkout (--policy-root).",
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Run every check; neither read nor write the findings cache."
     ),
@@ -80,11 +86,17 @@ def validate(
             report = _run(repo, list(paths or []), changed_since, tuple(env), list(check) or None)
     except (RepoError, GitError) as exc:
         raise fail(str(exc)) from None
-    text = active().text(_render(report, fmt))
+    note = ""
+    if baseline is not None:
+        try:
+            note = _apply_baseline(report, repo, baseline)
+        except (OSError, ValueError) as exc:
+            raise fail(str(exc)) from None
+    text = active().text(_render(report, fmt, note))
     if output:
         output.write_text(text, encoding="utf-8")
     elif fmt is Format.text:
-        _print_table(report)
+        _print_table(report, note)
     else:
         sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     if report.failed(threshold):
@@ -131,27 +143,50 @@ def _run(
     return report
 
 
-def _render(report: Report, fmt: Format) -> str:
+def _apply_baseline(report: Report, repo: Repository, given: Path) -> str:
+    """Drop the findings the baseline holds; the note says how many (bot.baseline).
+    A relative path is the trusted checkout's file: a PR cannot widen its baseline."""
+    from bot.baseline import loads, suppressed_note
+
+    path = given if given.is_absolute() else repo.policy.root / given
+    text = path.read_text(encoding="utf-8")
+    new, old = loads(text, given.as_posix()).split(report.findings)
+    report.findings = new
+    return suppressed_note(len(old), given.as_posix())
+
+
+def _render(report: Report, fmt: Format, baseline_note: str = "") -> str:
     from bot.render import findings as render
 
     findings, coverage = report.findings, report.coverage
+    notes = [*_rule_lines(report), *([baseline_note] if baseline_note else [])]
     if fmt is Format.json:
-        return render.to_json(findings, coverage)
+        data = json.loads(render.to_json(findings, coverage))
+        if baseline_note:
+            data["baseline"] = baseline_note
+        if report.rule_notes:
+            data["rules"] = report.rule_notes
+        return json.dumps(data, indent=2)
     if fmt is Format.sarif:
         tools = [render.SARIF_TOOL.get(c, "infra-bot") for c in report.checks]
         return json.dumps(render.to_sarif(findings, tools, coverage), indent=2)
     if fmt is Format.markdown:
-        return render.to_markdown(findings, coverage=coverage)
+        return "\n\n".join([render.to_markdown(findings, coverage=coverage), *notes])
     if fmt is Format.github:
-        return render.to_github(findings, coverage)
+        return "\n".join([render.to_github(findings, coverage), *(f"::notice::{n}" for n in notes)])
     lines = [
         f"{f.path}:{f.line}:{f.column}: {f.severity.label} {f.check_id} {f.message}"
         for f in findings
     ]
-    return "\n".join([*lines, *(f"# {render.coverage_line(c)}" for c in coverage)])
+    notes = [render.coverage_line(c) for c in coverage] + notes
+    return "\n".join([*lines, *(f"# {n}" for n in notes)])
 
 
-def _print_table(report: Report) -> None:
+def _rule_lines(report: Report) -> list[str]:
+    return [f"rule configured in .github/infra-bot.yml: {n}" for n in report.rule_notes]
+
+
+def _print_table(report: Report, note: str = "") -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -171,6 +206,9 @@ def _print_table(report: Report) -> None:
         console.print(f"checked {escape(coverage_line(c))}", highlight=False)
     for c in not_run(report.coverage):
         console.print(f"skipped {escape(coverage_line(c))}", highlight=False)
+    for line in [*_rule_lines(report), note]:
+        if line:
+            console.print(escape(line), highlight=False)
     targets = report.targets
     console.print(
         f"{plural(len(targets.templates), 'template')}, "

@@ -31,8 +31,9 @@ FOLD_AFTER = 10
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
 
 
-def diff_lines(patch: str | None) -> frozenset[int]:
-    """Right-side line numbers a review comment may target in this patch."""
+def diff_lines(patch: str | None, *, added_only: bool = False) -> frozenset[int]:
+    """Right-side line numbers a review comment may target in this patch
+    (`added_only`: just the lines the patch adds, not its context)."""
     lines: set[int] = set()
     current = 0
     for raw in (patch or "").split("\n"):
@@ -42,7 +43,8 @@ def diff_lines(patch: str | None) -> frozenset[int]:
         elif current == 0 or raw.startswith(("\\", "-")):
             continue
         elif raw.startswith(("+", " ")) or raw == "":
-            lines.add(current)
+            if raw.startswith("+") or not added_only:
+                lines.add(current)
             current += 1
     return frozenset(lines)
 

@@ -28,6 +28,7 @@ from bot.github.api import (
     TooManyFilesError,
 )
 from bot.github.review import ReviewOutcome, post_review
+from bot.render.text import escape_md
 from bot.repo.policy import Policy, RulesFile, rules_files
 from bot.settings import Settings
 
@@ -54,6 +55,7 @@ class EngineRun:
     templates: tuple[Path, ...] = ()  # what the guard rules ran on
     rel: dict[str, str] = field(default_factory=dict)  # template path -> repo-relative
     coverage: tuple[Coverage, ...] = ()  # what each check looked at
+    rule_notes: tuple[str, ...] = ()  # rule overrides in force (bot.rule_config)
 
 
 def run_engine(
@@ -91,8 +93,32 @@ def run_engine(
     report = run_checks(repo, targets, Toolchain(), base_ref=base_ref)
     data = tuple(p for p in targets.templates if repo.template(p).body is not None)
     return EngineRun(
-        report.findings, data, {str(p): repo.rel(p) for p in data}, tuple(report.coverage)
-    )
+        report.findings, data, {str(p): repo.rel(p) for p in data}, tuple(report.coverage),
+        tuple(report.rule_notes),
+    )  # fmt: skip
+
+
+def apply_baseline(
+    findings: list[Finding], files: list[ChangedFile], policy: Policy
+) -> tuple[list[Finding], str]:
+    """With a committed baseline (the trusted checkout's, never the PR's): the new
+    findings and the pre-existing ones on changed lines; the rest are counted."""
+    from bot.baseline import BaselineError, loads, suppressed_note
+    from bot.github.review import diff_lines
+
+    path = policy.baseline
+    if not path.is_file():
+        return findings, ""
+    where = path.relative_to(policy.root).as_posix()
+    try:
+        new, old = loads(path.read_text(encoding="utf-8"), where).split(findings)
+    except (OSError, UnicodeDecodeError, BaselineError) as exc:
+        problem = Finding(where, 0, 0, "baseline/invalid", Severity.ERROR, str(exc))
+        return [*findings, problem], ""
+    changed = {f.path: diff_lines(f.patch, added_only=True) for f in files if f.status != "removed"}
+    touched = [f for f in old if f.line > 0 and f.line in changed.get(f.path, frozenset())]
+    hidden = len(old) - len(touched)
+    return sorted([*new, *touched]), suppressed_note(hidden, f"`{where}`") if hidden else ""
 
 
 def rules_preface(workspace: Path, changed: list[RulesFile], run: EngineRun) -> str:
@@ -183,10 +209,16 @@ def validate_pull_request(
         findings = [Finding("", 0, 0, "repo/invalid", Severity.ERROR, str(exc))]
         reason = "the repository's files are inconsistent (repo/invalid)"
         coverage = tuple(skipped_report(reason).coverage)
+    findings, note = apply_baseline(findings, files, policy or Policy(workspace))
     if stale := stale_checkout(workspace, pr.head_sha, policy):
         findings = [Finding("", 0, 0, "repo/stale-checkout", Severity.ERROR, stale)]
         coverage = tuple(skipped_report("the checkout is not the pull request head").coverage)
+        note = ""
     preface = rules_preface(workspace, changed, run)
+    configured = "\n".join(f"- {escape_md(n)}" for n in run.rule_notes)
+    if configured:
+        note = f"{note}\n\nRules configured in `.github/infra-bot.yml`:\n{configured}".strip()
+    preface = f"{preface}\n\n{note}".strip() if note else preface
     valid_at = api.commit_time(pr.head_sha)
     review = post_review(
         api, pr.number, head_sha=pr.head_sha, valid_at=valid_at, findings=findings, files=files,

@@ -62,7 +62,10 @@ def coverage_line(c: Coverage) -> str:
     for reason, items in sorted(groups.items()):
         more = " …" if len(items) > MAX_SKIPPED_NAMES else ""
         names = ", ".join(items[:MAX_SKIPPED_NAMES]) + more
-        notes.append(f"{len(items)} skipped, see {reason}: {names}")
+        if " " in reason:  # a reason in words, not the id of the finding that says why
+            notes.append(f"skipped: {len(items)} {reason}: {names}")
+        else:
+            notes.append(f"{len(items)} skipped, see {reason}: {names}")
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 

@@ -111,8 +111,11 @@ def stack_imports(stack: str, template: Template, params: Mapping[str, str]) -> 
     out: list[Import] = []
     for _path, node in walk(template.body):
         if isinstance(node, dict) and len(node) == 1 and "Fn::ImportValue" in node:
+            # The long form's key carries its line; the short form (!ImportValue)
+            # has a plain key, and its line is the node's own.
             key = next(iter(node))
-            out.append(Import(stack, resolve(node["Fn::ImportValue"], params), line_of(key)))
+            line = line_of(key) or line_of(node)
+            out.append(Import(stack, resolve(node["Fn::ImportValue"], params), line))
     return out
 
 

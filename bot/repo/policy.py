@@ -35,6 +35,7 @@ RULES_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"guard/kubernetes/.+", "guard rules for rendered Kubernetes manifests"),
         (r"guard/tests/.+", "tests of the guard rules"),
         (r"\.github/infra-bot\.ya?ml", "who may run which command, where"),
+        (r"\.github/infra-bot-baseline\.json", "the baseline: findings not reported as new"),
         (r"\.cfnlintrc(\.ya?ml)?", "cfn-lint's configuration"),
         (r"\.infra-bot/.+", "the chart cache"),
         # GitHub runs a pull_request workflow from the PR's merge commit: the one rules
@@ -106,6 +107,11 @@ class Policy:
     @property
     def bot_config(self) -> Path:
         return self.root / ".github" / "infra-bot.yml"
+
+    @property
+    def baseline(self) -> Path:
+        """The committed baseline (bot.baseline); may not exist."""
+        return self.root / ".github" / "infra-bot-baseline.json"
 
     @property
     def cfnlint_config(self) -> Path:

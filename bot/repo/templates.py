@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.repo.safeyaml import UnsafeYamlError, check_aliases, read_bounded
+import yaml
+
+from bot.repo.safeyaml import UnsafeYamlError, check_aliases, load_all_data, read_bounded
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,17 @@ def load_template(path: Path) -> Template:
         ] or [LoadError(1, 1, "template is not a mapping")]
         return Template(path, None, errors)
     return Template(path, body)
+
+
+def is_kubernetes_manifest(path: Path) -> bool:
+    """A Kubernetes manifest (every document has apiVersion and kind, none has
+    Resources): raw k8s/*.yaml folders sit next to templates in real repositories,
+    and cfn-lint would report each of them as a broken template."""
+    try:
+        docs = load_all_data(read_bounded(path))
+    except (UnsafeYamlError, OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False  # unreadable: the load check and cfn-lint say why
+    return bool(docs) and all(
+        isinstance(d, dict) and "apiVersion" in d and "kind" in d and "Resources" not in d
+        for d in docs
+    )
