@@ -52,7 +52,7 @@ class Failed:
 
 def failure_reason(env: str, exc: BaseException) -> str | None:
     """One clear line for the failures we know; None for a bug (it crashes loudly)."""
-    from bot.cloud.adapter import CloudError, error_code
+    from bot.cloud.adapter import ApiError, CloudError, error_code
     from bot.cloud.helm import HelmError
     from bot.cloud.runs import RunRefused
     from bot.repo.changes import GitError
@@ -62,6 +62,10 @@ def failure_reason(env: str, exc: BaseException) -> str | None:
     def clean(text: str) -> str:
         return quote_untrusted(escape_md(text)).replace("\n", " ")[:1000]
 
+    # The adapter's translated errors keep AWS's code: access problems still say
+    # what to configure, whichever layer caught them.
+    if isinstance(exc, ApiError) and exc.code in ACCESS_CODES:
+        return f"AWS refused access ({exc.code}): {clean(str(exc))}. {CONFIGURE.format(env=env)}."
     if isinstance(exc, RunRefused | RepoError | GraphError | GitError | CloudError | HelmError):
         return clean(str(exc))
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
