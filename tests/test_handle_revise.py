@@ -24,13 +24,6 @@ RETENTION = ["Parameters", "NoncurrentVersionExpirationDays", "Default"]
 
 
 @pytest.fixture
-def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[fb.FakeBedrock]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    yield from fb.running()
-
-
-@pytest.fixture
 def gh(bedrock: fb.FakeBedrock) -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_user("alice", permission="write")

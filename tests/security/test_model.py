@@ -176,13 +176,6 @@ def test_lint_suppressions_are_refused_at_any_level() -> None:
 
 
 @pytest.fixture
-def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[fb.FakeBedrock]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    yield from fb.running()
-
-
-@pytest.fixture
 def gh(bedrock: fb.FakeBedrock) -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_user("alice", permission="write")
